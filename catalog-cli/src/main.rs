@@ -1,0 +1,135 @@
+//! `catalog`: the command line of the metadata file catalogue.
+
+mod metadata;
+mod namespace;
+mod output;
+mod provenance;
+mod register;
+mod storage;
+mod transfer;
+
+use clap::{Parser, Subcommand};
+use output::Format;
+
+#[derive(Parser)]
+#[command(
+    name = "catalog",
+    version,
+    about = "The metadata file catalogue: namespace, replicas, metadata and provenance"
+)]
+pub struct Cli {
+    /// Catalogue server URL
+    #[arg(
+        long,
+        global = true,
+        env = "CATALOG_URL",
+        default_value = "http://127.0.0.1:8765"
+    )]
+    server: String,
+    /// Output format of read commands
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create directories
+    Mkdir(namespace::MkdirArgs),
+    /// List a directory (or show a file)
+    Ls(namespace::LsArgs),
+    /// Show a file's or directory's attributes
+    Stat(namespace::StatArgs),
+    /// Move or rename a file or directory
+    Mv(namespace::MvArgs),
+    /// Remove files, with the bytes of their replicas
+    Rm(namespace::RmArgs),
+    /// Remove a directory (with -r, everything below it)
+    Rmdir(namespace::RmdirArgs),
+    /// Upload local files to a storage element and register them, in one step
+    Put(transfer::PutArgs),
+    /// Download files from a replica, verifying the checksum
+    Get(transfer::GetArgs),
+    /// Register files already on a storage element, from a JSON-lines manifest
+    Register(register::RegisterArgs),
+    /// Show the replicas of files
+    Replicas(storage::ReplicasArgs),
+    /// Storage elements
+    #[command(subcommand)]
+    Se(storage::SeCommand),
+    /// Metadata fields and values
+    #[command(subcommand)]
+    Meta(metadata::MetaCommand),
+    /// Provenance links
+    #[command(subcommand)]
+    Parents(provenance::ParentsCommand),
+    /// Files the given files were made from, generation by generation
+    Ancestors(provenance::LineageArgs),
+    /// Files made from the given files, generation by generation
+    Descendants(provenance::LineageArgs),
+}
+
+/// What every command gets: the server and how to print.
+pub struct Ctx {
+    pub client: catalog_core::Client,
+    pub format: Format,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("catalog: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let ctx = Ctx {
+        client: catalog_core::Client::new(&cli.server),
+        format: cli.output,
+    };
+    if let Err(e) = runtime.block_on(run(cli.command, &ctx)) {
+        eprintln!("catalog: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
+    match command {
+        Command::Mkdir(a) => namespace::mkdir(ctx, a).await,
+        Command::Ls(a) => namespace::ls(ctx, a).await,
+        Command::Stat(a) => namespace::stat(ctx, a).await,
+        Command::Mv(a) => namespace::mv(ctx, a).await,
+        Command::Rm(a) => namespace::rm(ctx, a).await,
+        Command::Rmdir(a) => namespace::rmdir(ctx, a).await,
+        Command::Put(a) => transfer::put(ctx, a).await,
+        Command::Get(a) => transfer::get(ctx, a).await,
+        Command::Register(a) => register::run(ctx, a).await,
+        Command::Replicas(a) => storage::replicas(ctx, a).await,
+        Command::Se(c) => storage::se(ctx, c).await,
+        Command::Meta(c) => metadata::run(ctx, c).await,
+        Command::Parents(c) => provenance::parents(ctx, c).await,
+        Command::Ancestors(a) => {
+            provenance::lineage(ctx, a, provenance::Direction::Ancestors).await
+        }
+        Command::Descendants(a) => {
+            provenance::lineage(ctx, a, provenance::Direction::Descendants).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

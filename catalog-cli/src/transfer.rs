@@ -1,0 +1,401 @@
+//! put and get: bytes to and from storage elements, checksummed while they stream.
+
+use anyhow::{bail, Context};
+use catalog_core::api::{Entry, Metadata, NewFile, NewReplica, RegisterRequest, MAX_BATCH};
+use catalog_core::checksum::StreamSum;
+use catalog_core::{lfn, Client};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::metadata::{parse_assignments, read_meta_file};
+use crate::output::{self, Format};
+use crate::Ctx;
+
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Args)]
+pub struct PutArgs {
+    /// Local files (directories with -r), then the destination LFN or directory
+    #[arg(required = true, num_args = 2.., value_name = "LOCAL... DEST")]
+    paths: Vec<String>,
+    /// Upload directories recursively: LOCALDIR/a/f becomes DEST/a/f
+    #[arg(short = 'r', long)]
+    recursive: bool,
+    /// Storage element to upload to
+    #[arg(long, default_value = "local")]
+    se: String,
+    /// Metadata for every file uploaded
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    meta: Vec<String>,
+    /// A JSON object of metadata for every file uploaded
+    #[arg(long, value_name = "FILE.json")]
+    meta_file: Option<PathBuf>,
+    /// Read each file's own metadata from the JSON file beside it named FILE+SUFFIX
+    /// (e.g. --sidecar .json); sidecars themselves are not uploaded
+    #[arg(long, value_name = "SUFFIX")]
+    sidecar: Option<String>,
+}
+
+#[derive(Args)]
+pub struct GetArgs {
+    /// LFNs, then optionally a local directory (existing, or ending with '/')
+    #[arg(required = true, value_name = "LFN... [DIR]")]
+    args: Vec<String>,
+    /// Say which replica each file came from
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// Replace existing local files
+    #[arg(long)]
+    force: bool,
+}
+
+struct Upload {
+    local: PathBuf,
+    lfn: String,
+    size: u64,
+    metadata: Metadata,
+}
+
+fn is_sidecar(path: &Path, suffix: Option<&str>) -> bool {
+    let (Some(suffix), Some(name)) = (suffix, path.file_name().and_then(|n| n.to_str())) else {
+        return false;
+    };
+    name.strip_suffix(suffix)
+        .is_some_and(|base| !base.is_empty() && path.with_file_name(base).is_file())
+}
+
+/// Files below `dir`, with their paths relative to it, in name order.
+fn walk(dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, rel)) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&d)
+            .with_context(|| format!("cannot read {}", d.display()))?
+            .collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries.into_iter().rev() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let ty = e.file_type()?;
+            if ty.is_dir() {
+                stack.push((e.path(), child_rel));
+            } else if ty.is_file() || (ty.is_symlink() && e.path().is_file()) {
+                out.push((e.path(), child_rel));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+async fn plan_uploads(ctx: &Ctx, a: &PutArgs) -> anyhow::Result<Vec<Upload>> {
+    let (dest, sources) = a.paths.split_last().context("missing destination")?;
+    let dest = dest.trim_end_matches('/').to_owned();
+    let dest = if dest.is_empty() {
+        "/".to_owned()
+    } else {
+        dest
+    };
+    lfn::validate(&dest)?;
+    let dest_is_dir = a.recursive
+        || sources.len() > 1
+        || a.paths.last().is_some_and(|d| d.ends_with('/'))
+        || matches!(ctx.client.stat_path(&dest).await, Ok(Entry::Dir(_)));
+    let mut common = match &a.meta_file {
+        Some(f) => read_meta_file(f)?,
+        None => Metadata::new(),
+    };
+    common.extend(parse_assignments(&ctx.client, &a.meta).await?);
+    let mut plan = Vec::new();
+    for src in sources {
+        let path = PathBuf::from(src);
+        let meta = std::fs::metadata(&path).with_context(|| format!("cannot read {src}"))?;
+        let found = if meta.is_dir() {
+            if !a.recursive {
+                bail!("{src} is a directory (use -r)");
+            }
+            walk(&path)?
+                .into_iter()
+                .map(|(p, rel)| (p, lfn::join(&dest, &rel)))
+                .collect()
+        } else {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .context("no file name")?;
+            vec![(
+                path.clone(),
+                if dest_is_dir {
+                    lfn::join(&dest, &name)
+                } else {
+                    dest.clone()
+                },
+            )]
+        };
+        for (local, target) in found {
+            if is_sidecar(&local, a.sidecar.as_deref()) {
+                continue;
+            }
+            lfn::validate_file(&target)
+                .with_context(|| format!("cannot put {}", local.display()))?;
+            let mut metadata = Metadata::new();
+            if let Some(suffix) = &a.sidecar {
+                let side = PathBuf::from(format!("{}{suffix}", local.display()));
+                if side.is_file() {
+                    metadata = read_meta_file(&side)?;
+                }
+            }
+            metadata.extend(common.clone());
+            let size = std::fs::metadata(&local)?.len();
+            plan.push(Upload {
+                local,
+                lfn: target,
+                size,
+                metadata,
+            });
+        }
+    }
+    if plan.is_empty() {
+        bail!("nothing to upload");
+    }
+    Ok(plan)
+}
+
+/// Streams a local file to `pfn` on `se`, checking that the server got the same bytes.
+async fn upload_one(
+    client: &Client,
+    se: &str,
+    pfn: &str,
+    u: &Upload,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<String> {
+    let file = tokio::fs::File::open(&u.local)
+        .await
+        .with_context(|| format!("cannot open {}", u.local.display()))?;
+    let sum = Arc::new(Mutex::new(StreamSum::new()));
+    let (sum_in, bar_in) = (sum.clone(), bar.clone());
+    let body = futures_util::stream::unfold(file, move |mut file| {
+        let (sum, bar) = (sum_in.clone(), bar_in.clone());
+        async move {
+            let mut buf = vec![0u8; CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if let Ok(mut s) = sum.lock() {
+                        s.update(&buf);
+                    }
+                    bar.inc(n as u64);
+                    Some((Ok(buf), file))
+                }
+                Err(e) => Some((Err(e), file)),
+            }
+        }
+    });
+    let answer = client
+        .upload(se, pfn, u.size, body)
+        .await
+        .map_err(|e| match e.status() {
+            Some(409) => anyhow::anyhow!(
+                "cannot put {}: {} already has bytes on storage element {se} ({e})",
+                u.local.display(),
+                u.lfn
+            ),
+            _ => anyhow::anyhow!("cannot put {}: {e}", u.local.display()),
+        })?;
+    let (size, adler32) = {
+        let s = sum
+            .lock()
+            .map_err(|_| anyhow::anyhow!("checksum state poisoned"))?;
+        (s.size(), s.adler32())
+    };
+    if answer.size as u64 != size || answer.adler32 != adler32 {
+        let _ = client.delete_object(se, pfn).await;
+        bail!(
+            "upload of {} damaged: sent {size} bytes adler32 {adler32}, stored {} bytes adler32 {}",
+            u.local.display(),
+            answer.size,
+            answer.adler32
+        );
+    }
+    Ok(adler32)
+}
+
+pub async fn put(ctx: &Ctx, a: PutArgs) -> anyhow::Result<()> {
+    let plan = plan_uploads(ctx, &a).await?;
+    let total: u64 = plan.iter().map(|u| u.size).sum();
+    let bar = output::progress(total, "uploading", true);
+    let mut registered = Vec::new();
+    for batch in plan.chunks(MAX_BATCH) {
+        let mut files = Vec::with_capacity(batch.len());
+        let mut uploaded: Vec<String> = Vec::new();
+        for u in batch {
+            let pfn = u.lfn.trim_start_matches('/').to_owned();
+            let result = upload_one(&ctx.client, &a.se, &pfn, u, &bar).await;
+            let adler32 = match result {
+                Ok(a) => a,
+                Err(e) => {
+                    undo(&ctx.client, &a.se, &uploaded).await;
+                    return Err(e);
+                }
+            };
+            uploaded.push(pfn.clone());
+            files.push(NewFile {
+                lfn: u.lfn.clone(),
+                size: u.size as i64,
+                adler32,
+                md5: None,
+                sha256: None,
+                guid: None,
+                replicas: vec![NewReplica {
+                    se: a.se.clone(),
+                    pfn,
+                }],
+                metadata: u.metadata.clone(),
+                parents: Vec::new(),
+            });
+        }
+        match ctx
+            .client
+            .register(&RegisterRequest {
+                files,
+                create_dirs: true,
+            })
+            .await
+        {
+            Ok(r) => registered.extend(r.items),
+            Err(e) => {
+                undo(&ctx.client, &a.se, &uploaded).await;
+                bar.abandon();
+                bail!("registration refused, uploaded bytes removed: {e}");
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if ctx.format == Format::Json {
+        return output::json(&registered);
+    }
+    for item in &registered {
+        println!("{}", item.lfn);
+    }
+    eprintln!(
+        "put {} file(s), {} to storage element {}",
+        registered.len(),
+        output::bytes(total),
+        a.se
+    );
+    Ok(())
+}
+
+async fn undo(client: &Client, se: &str, pfns: &[String]) {
+    for pfn in pfns {
+        if let Err(e) = client.delete_object(se, pfn).await {
+            eprintln!("catalog: could not remove uploaded {pfn} from {se}: {e}");
+        }
+    }
+}
+
+/// Downloads one replica into `tmp`, returning its size and adler32.
+async fn download_to(
+    client: &Client,
+    se: &str,
+    pfn: &str,
+    tmp: &Path,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<(u64, String)> {
+    let mut resp = client.download(se, pfn).await?;
+    let mut out = tokio::fs::File::create(tmp)
+        .await
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut sum = StreamSum::new();
+    while let Some(chunk) = resp.chunk().await.context("download interrupted")? {
+        sum.update(&chunk);
+        bar.inc(chunk.len() as u64);
+        out.write_all(&chunk)
+            .await
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    }
+    out.sync_all().await?;
+    Ok((sum.size(), sum.adler32()))
+}
+
+pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
+    let mut args = a.args.clone();
+    let dest = match args.last() {
+        Some(last) if args.len() > 1 && (last.ends_with('/') || Path::new(last).is_dir()) => {
+            let d = PathBuf::from(args.pop().unwrap_or_default());
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("cannot create {}", d.display()))?;
+            d
+        }
+        _ => PathBuf::from("."),
+    };
+    let lfns = args;
+    let mut done = Vec::new();
+    for chunk in lfns.chunks(MAX_BATCH) {
+        let stats = ctx.client.stat_files(chunk).await?.files;
+        let replicas = ctx.client.replicas(chunk).await?.files;
+        let mut targets = Vec::new();
+        for f in &stats {
+            let (_, name) = lfn::split(&f.lfn);
+            let target = dest.join(name);
+            if target.exists() && !a.force {
+                bail!("{} exists (use --force to replace it)", target.display());
+            }
+            targets.push(target);
+        }
+        let total: u64 = stats.iter().map(|f| f.size.max(0) as u64).sum();
+        let bar = output::progress(total, "downloading", true);
+        for ((f, reps), target) in stats.iter().zip(&replicas).zip(targets) {
+            if reps.replicas.is_empty() {
+                bail!("{} has no replica", f.lfn);
+            }
+            let tmp = target.with_file_name(format!(
+                ".{}.part",
+                target
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ));
+            let mut failures = Vec::new();
+            let mut got = false;
+            for r in &reps.replicas {
+                match download_to(&ctx.client, &r.se, &r.pfn, &tmp, &bar).await {
+                    Ok((size, adler32)) if size == f.size as u64 && adler32 == f.adler32 => {
+                        tokio::fs::rename(&tmp, &target).await.with_context(|| format!("cannot write {}", target.display()))?;
+                        if a.verbose {
+                            eprintln!("{} <- {} ({})", f.lfn, r.se, r.url);
+                        }
+                        got = true;
+                        break;
+                    }
+                    Ok((size, adler32)) => failures.push(format!(
+                        "checksum mismatch on {}: expected {} bytes adler32 {}, got {size} bytes adler32 {adler32}",
+                        r.se, f.size, f.adler32
+                    )),
+                    Err(e) => failures.push(format!("{}: {e:#}", r.se)),
+                }
+                let _ = tokio::fs::remove_file(&tmp).await;
+            }
+            if !got {
+                bar.abandon();
+                bail!("cannot get {}: {}", f.lfn, failures.join("; "));
+            }
+            done.push(target.display().to_string());
+        }
+        bar.finish_and_clear();
+    }
+    if ctx.format == Format::Json {
+        return output::json(&done);
+    }
+    for d in &done {
+        println!("{d}");
+    }
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! JSON request and response bodies of the HTTP API under `/api/v1`.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use crate::meta::FieldType;
+
+/// Most items one bulk call takes (files to register, LFNs to read).
+pub const MAX_BATCH: usize = 10_000;
+/// Deepest provenance walk answered.
+pub const MAX_DEPTH: u32 = 1_000;
+
+/// Metadata as sent and received: field name to JSON scalar (datetimes as RFC 3339 strings).
+pub type Metadata = BTreeMap<String, Value>;
+
+/// An error body (`application/problem+json`, RFC 9457).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// Stable machine-readable kind, e.g. `urn:catalog:bad-request`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, naming the offending thing.
+    pub detail: String,
+    /// Per-item errors of a refused bulk call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ItemError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ItemError {
+    /// Position of the item in the request (0-based).
+    pub index: usize,
+    pub lfn: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub version: String,
+}
+
+// ---- namespace ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MkdirRequest {
+    pub path: String,
+    /// Create missing parents and accept an existing directory, like `mkdir -p`.
+    #[serde(default)]
+    pub parents: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    pub src: String,
+    /// The new path; when it is an existing directory, `src` moves into it.
+    pub dst: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    Dir,
+    File,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DirInfo {
+    pub path: String,
+    pub owner: String,
+    pub group: String,
+    pub mode: i32,
+    pub created: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FileInfo {
+    pub lfn: String,
+    pub guid: String,
+    pub size: i64,
+    pub adler32: String,
+    pub md5: Option<String>,
+    pub sha256: Option<String>,
+    pub status: String,
+    pub owner: String,
+    pub group: String,
+    pub mode: i32,
+    pub created: NaiveDateTime,
+    pub modified: NaiveDateTime,
+}
+
+/// A directory or a file.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Entry {
+    Dir(DirInfo),
+    File(FileInfo),
+}
+
+impl Entry {
+    pub fn path(&self) -> &str {
+        match self {
+            Entry::Dir(d) => &d.path,
+            Entry::File(f) => &f.lfn,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Listing {
+    pub path: String,
+    pub entries: Vec<Entry>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LfnsRequest {
+    pub lfns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatResponse {
+    pub files: Vec<FileInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeleteResponse {
+    pub deleted: Vec<String>,
+}
+
+// ---- registration ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReplica {
+    /// Storage element name.
+    pub se: String,
+    /// Path relative to the storage element's root, or a full URL.
+    pub pfn: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFile {
+    pub lfn: String,
+    pub size: i64,
+    /// 8 lowercase hex digits.
+    pub adler32: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// A UUID; one is made when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guid: Option<String>,
+    #[serde(default)]
+    pub replicas: Vec<NewReplica>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Metadata,
+    /// LFNs of the files this one was made from (existing, or in the same batch).
+    #[serde(default)]
+    pub parents: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub files: Vec<NewFile>,
+    /// Create missing directories (like `mkdir -p`) instead of refusing the batch.
+    #[serde(default)]
+    pub create_dirs: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisteredItem {
+    pub index: usize,
+    pub lfn: String,
+    pub guid: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisterResponse {
+    pub registered: usize,
+    pub items: Vec<RegisteredItem>,
+}
+
+/// One line of a `catalog register --from` manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestLine {
+    pub lfn: String,
+    pub size: i64,
+    pub adler32: String,
+    pub se: String,
+    pub pfn: String,
+    #[serde(default)]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub parents: Vec<String>,
+    #[serde(default)]
+    pub guid: Option<String>,
+    #[serde(default)]
+    pub md5: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+impl From<ManifestLine> for NewFile {
+    fn from(m: ManifestLine) -> Self {
+        NewFile {
+            lfn: m.lfn,
+            size: m.size,
+            adler32: m.adler32,
+            md5: m.md5,
+            sha256: m.sha256,
+            guid: m.guid,
+            replicas: vec![NewReplica {
+                se: m.se,
+                pfn: m.pfn,
+            }],
+            metadata: m.metadata,
+            parents: m.parents,
+        }
+    }
+}
+
+// ---- replicas and storage elements ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaInfo {
+    pub se: String,
+    pub pfn: String,
+    /// Where the bytes are: the storage element's base URL joined with the pfn.
+    pub url: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FileReplicas {
+    pub lfn: String,
+    pub replicas: Vec<ReplicaInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplicasResponse {
+    pub files: Vec<FileReplicas>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStorageElement {
+    pub name: String,
+    /// `file`: a directory on the server's machine.
+    pub kind: String,
+    /// For `file`: the directory (created when missing).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StorageElementInfo {
+    pub name: String,
+    pub kind: String,
+    pub base_url: String,
+    pub read_only: bool,
+    pub replicas: i64,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UploadResponse {
+    pub se: String,
+    pub pfn: String,
+    pub size: i64,
+    pub adler32: String,
+}
+
+// ---- metadata ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewField {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct FieldInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FieldsResponse {
+    pub fields: Vec<FieldInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetMetadataRequest {
+    /// A file or a directory.
+    pub path: String,
+    #[schema(value_type = Object)]
+    pub values: Metadata,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnsetMetadataRequest {
+    pub path: String,
+    pub fields: Vec<String>,
+}
+
+/// One metadata value of a file or directory, with where it comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct MetaEntry {
+    pub field: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// The directory the value is inherited from; absent when set on the path itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherited_from: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PathMetadata {
+    pub path: String,
+    pub entries: Vec<MetaEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MetadataResponse {
+    pub files: Vec<PathMetadata>,
+}
+
+// ---- provenance ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParentLinks {
+    pub child: String,
+    pub parents: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddParentsRequest {
+    pub links: Vec<ParentLinks>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddParentsResponse {
+    /// Links created (links that already existed are not counted).
+    pub added: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineageRequest {
+    pub lfns: Vec<String>,
+    /// How many generations to walk (1: parents or children only); default 1.
+    #[serde(default)]
+    pub depth: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Relative {
+    pub lfn: String,
+    /// Generations away (1: parent or child).
+    pub depth: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FileLineage {
+    pub lfn: String,
+    pub relatives: Vec<Relative>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineageResponse {
+    pub files: Vec<FileLineage>,
+}

@@ -1,0 +1,438 @@
+//! A typed async client for the HTTP API, used by the CLI and the job runner.
+
+use futures_util::Stream;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::api::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{}", render_problem(.0))]
+    Api(Box<Problem>),
+    #[error("cannot reach the catalogue server at {url}: {source}")]
+    Connect { url: String, source: reqwest::Error },
+    #[error("request to {url} failed: {source}")]
+    Transport { url: String, source: reqwest::Error },
+    #[error("unexpected answer from {url} (HTTP {status}): {body}")]
+    Unexpected {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+impl ClientError {
+    /// The HTTP status of an API error, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api(p) => Some(p.status),
+            ClientError::Unexpected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn render_problem(p: &Problem) -> String {
+    let mut s = p.detail.clone();
+    if p.errors.len() < 2 {
+        return s;
+    }
+    const SHOWN: usize = 20;
+    for e in p.errors.iter().take(SHOWN) {
+        s.push_str(&format!("\n  item {} ({}): {}", e.index, e.lfn, e.message));
+    }
+    if p.errors.len() > SHOWN {
+        s.push_str(&format!("\n  ... and {} more", p.errors.len() - SHOWN));
+    }
+    s
+}
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8765`).
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    async fn send(&self, req: RequestBuilder) -> Result<Response, ClientError> {
+        let req = req.build().map_err(|source| ClientError::Transport {
+            url: self.base.clone(),
+            source,
+        })?;
+        let url = req.url().to_string();
+        let resp = self.http.execute(req).await.map_err(|source| {
+            if source.is_connect() {
+                ClientError::Connect {
+                    url: self.base.clone(),
+                    source,
+                }
+            } else {
+                ClientError::Transport {
+                    url: url.clone(),
+                    source,
+                }
+            }
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        match serde_json::from_str::<Problem>(&body) {
+            Ok(p) => Err(ClientError::Api(Box::new(p))),
+            Err(_) => Err(ClientError::Unexpected { url, status, body }),
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+        let resp = self.send(req).await?;
+        let url = resp.url().to_string();
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Unexpected {
+            url,
+            status,
+            body: format!("{e}: {}", String::from_utf8_lossy(&bytes)),
+        })
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.json(self.request(Method::POST, path).json(body)).await
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        self.json(self.request(Method::GET, path).query(query))
+            .await
+    }
+
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.get("/healthz", &[]).await
+    }
+
+    // ---- namespace ----
+
+    pub async fn mkdir(&self, path: &str, parents: bool) -> Result<DirInfo, ClientError> {
+        self.post(
+            "/api/v1/dirs",
+            &MkdirRequest {
+                path: path.to_owned(),
+                parents,
+            },
+        )
+        .await
+    }
+
+    pub async fn rmdir(&self, path: &str, recursive: bool) -> Result<DeleteResponse, ClientError> {
+        let recursive = if recursive { "true" } else { "false" };
+        self.json(
+            self.request(Method::DELETE, "/api/v1/dirs")
+                .query(&[("path", path), ("recursive", recursive)]),
+        )
+        .await
+    }
+
+    /// The file or directory at `path`.
+    pub async fn stat_path(&self, path: &str) -> Result<Entry, ClientError> {
+        self.get("/api/v1/namespace/stat", &[("path", path)]).await
+    }
+
+    /// One page of a directory listing.
+    pub async fn list_page(
+        &self,
+        path: &str,
+        recursive: bool,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Listing, ClientError> {
+        let limit = limit.map(|l| l.to_string());
+        let mut q = vec![
+            ("path", path),
+            ("recursive", if recursive { "true" } else { "false" }),
+        ];
+        if let Some(c) = cursor {
+            q.push(("cursor", c));
+        }
+        if let Some(l) = &limit {
+            q.push(("limit", l));
+        }
+        self.get("/api/v1/namespace/list", &q).await
+    }
+
+    /// A whole listing, following the cursors; stops after `limit` entries when given.
+    pub async fn list(
+        &self,
+        path: &str,
+        recursive: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let mut out: Vec<Entry> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let want = limit.map(|l| l.saturating_sub(out.len()));
+            let page = self
+                .list_page(path, recursive, cursor.as_deref(), want)
+                .await?;
+            out.extend(page.entries);
+            cursor = page.next_cursor;
+            if cursor.is_none() || limit.is_some_and(|l| out.len() >= l) {
+                return Ok(out);
+            }
+        }
+    }
+
+    pub async fn mv(&self, src: &str, dst: &str) -> Result<Entry, ClientError> {
+        self.post(
+            "/api/v1/namespace/move",
+            &MoveRequest {
+                src: src.to_owned(),
+                dst: dst.to_owned(),
+            },
+        )
+        .await
+    }
+
+    // ---- files ----
+
+    pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse, ClientError> {
+        self.post("/api/v1/files", req).await
+    }
+
+    pub async fn stat_files(&self, lfns: &[String]) -> Result<StatResponse, ClientError> {
+        self.post(
+            "/api/v1/files/stat",
+            &LfnsRequest {
+                lfns: lfns.to_vec(),
+            },
+        )
+        .await
+    }
+
+    pub async fn delete_files(&self, lfns: &[String]) -> Result<DeleteResponse, ClientError> {
+        self.post(
+            "/api/v1/files/delete",
+            &LfnsRequest {
+                lfns: lfns.to_vec(),
+            },
+        )
+        .await
+    }
+
+    pub async fn replicas(&self, lfns: &[String]) -> Result<ReplicasResponse, ClientError> {
+        self.post(
+            "/api/v1/files/replicas",
+            &LfnsRequest {
+                lfns: lfns.to_vec(),
+            },
+        )
+        .await
+    }
+
+    pub async fn metadata(&self, lfns: &[String]) -> Result<MetadataResponse, ClientError> {
+        self.post(
+            "/api/v1/files/metadata",
+            &LfnsRequest {
+                lfns: lfns.to_vec(),
+            },
+        )
+        .await
+    }
+
+    pub async fn ancestors(
+        &self,
+        lfns: &[String],
+        depth: Option<u32>,
+    ) -> Result<LineageResponse, ClientError> {
+        self.post(
+            "/api/v1/files/ancestors",
+            &LineageRequest {
+                lfns: lfns.to_vec(),
+                depth,
+            },
+        )
+        .await
+    }
+
+    pub async fn descendants(
+        &self,
+        lfns: &[String],
+        depth: Option<u32>,
+    ) -> Result<LineageResponse, ClientError> {
+        self.post(
+            "/api/v1/files/descendants",
+            &LineageRequest {
+                lfns: lfns.to_vec(),
+                depth,
+            },
+        )
+        .await
+    }
+
+    pub async fn add_parents(
+        &self,
+        links: Vec<ParentLinks>,
+    ) -> Result<AddParentsResponse, ClientError> {
+        self.post("/api/v1/files/parents", &AddParentsRequest { links })
+            .await
+    }
+
+    // ---- metadata ----
+
+    pub async fn fields(&self) -> Result<FieldsResponse, ClientError> {
+        self.get("/api/v1/metadata/fields", &[]).await
+    }
+
+    pub async fn declare_field(&self, field: &NewField) -> Result<FieldInfo, ClientError> {
+        self.post("/api/v1/metadata/fields", field).await
+    }
+
+    /// Metadata of a file or directory, inherited values included.
+    pub async fn path_metadata(&self, path: &str) -> Result<PathMetadata, ClientError> {
+        self.get("/api/v1/metadata", &[("path", path)]).await
+    }
+
+    pub async fn set_metadata(
+        &self,
+        req: &SetMetadataRequest,
+    ) -> Result<PathMetadata, ClientError> {
+        self.post("/api/v1/metadata/set", req).await
+    }
+
+    pub async fn unset_metadata(
+        &self,
+        req: &UnsetMetadataRequest,
+    ) -> Result<PathMetadata, ClientError> {
+        self.post("/api/v1/metadata/unset", req).await
+    }
+
+    // ---- storage elements ----
+
+    pub async fn storage_elements(&self) -> Result<Vec<StorageElementInfo>, ClientError> {
+        self.get("/api/v1/se", &[]).await
+    }
+
+    pub async fn add_storage_element(
+        &self,
+        se: &NewStorageElement,
+    ) -> Result<StorageElementInfo, ClientError> {
+        self.post("/api/v1/se", se).await
+    }
+
+    fn data_path(se: &str, pfn: &str) -> String {
+        format!(
+            "/api/v1/se/{}/data/{}",
+            encode_segment(se),
+            encode_path(pfn.trim_start_matches('/'))
+        )
+    }
+
+    /// Streams bytes to `pfn` on storage element `se`; the server refuses to overwrite.
+    pub async fn upload<S>(
+        &self,
+        se: &str,
+        pfn: &str,
+        len: u64,
+        body: S,
+    ) -> Result<UploadResponse, ClientError>
+    where
+        S: Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + Sync + 'static,
+    {
+        let req = self
+            .request(Method::PUT, &Self::data_path(se, pfn))
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(body));
+        self.json(req).await
+    }
+
+    /// Opens a download of `pfn` on storage element `se`; read it with `Response::chunk`.
+    pub async fn download(&self, se: &str, pfn: &str) -> Result<Response, ClientError> {
+        self.send(self.request(Method::GET, &Self::data_path(se, pfn)))
+            .await
+    }
+
+    /// Removes `pfn` from storage element `se` (used to undo an upload whose registration failed).
+    pub async fn delete_object(&self, se: &str, pfn: &str) -> Result<(), ClientError> {
+        let resp = self
+            .send(self.request(Method::DELETE, &Self::data_path(se, pfn)))
+            .await;
+        match resp {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(StatusCode::NOT_FOUND.as_u16()) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Percent-encodes one URL path segment.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-encodes each segment of a slash-separated path.
+fn encode_path(p: &str) -> String {
+    p.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_encoded_per_segment() {
+        assert_eq!(
+            Client::data_path("local", "/a b/c%d.txt"),
+            "/api/v1/se/local/data/a%20b/c%25d.txt"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+use actix_web::{post, web};
+use catalog_core::api::{
+    AddParentsRequest, AddParentsResponse, DeleteResponse, LfnsRequest, LineageRequest,
+    LineageResponse, MetadataResponse, RegisterRequest, RegisterResponse, ReplicasResponse,
+    StatResponse,
+};
+
+use crate::app::AppState;
+use crate::error::Result;
+use crate::provenance::{self, Direction};
+use crate::{deletion, files, metadata, replicas};
+
+/// Register up to 10,000 files with replicas, checksums, metadata and parents: all or nothing.
+#[utoipa::path(post, path = "/api/v1/files", request_body = RegisterRequest,
+    responses((status = 200, body = RegisterResponse), (status = 400, body = catalog_core::api::Problem), (status = 404), (status = 413)))]
+#[post("/files")]
+pub async fn register(
+    state: web::Data<AppState>,
+    req: web::Json<RegisterRequest>,
+) -> Result<web::Json<RegisterResponse>> {
+    let user = state.user.clone();
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| files::register(c, &req, &user))
+            .await?,
+    ))
+}
+
+/// Attributes of up to 10,000 files.
+#[utoipa::path(post, path = "/api/v1/files/stat", request_body = LfnsRequest, responses((status = 200, body = StatResponse), (status = 404)))]
+#[post("/files/stat")]
+pub async fn stat(
+    state: web::Data<AppState>,
+    req: web::Json<LfnsRequest>,
+) -> Result<web::Json<StatResponse>> {
+    let rows = state.db.read(move |c| files::require(c, &req.lfns)).await?;
+    Ok(web::Json(StatResponse {
+        files: rows.iter().map(files::FileRow::info).collect(),
+    }))
+}
+
+/// Remove files: the bytes of each replica, then the entries.
+#[utoipa::path(post, path = "/api/v1/files/delete", request_body = LfnsRequest, responses((status = 200, body = DeleteResponse), (status = 404), (status = 502)))]
+#[post("/files/delete")]
+pub async fn delete(
+    state: web::Data<AppState>,
+    req: web::Json<LfnsRequest>,
+) -> Result<web::Json<DeleteResponse>> {
+    let rows = state.db.read(move |c| files::require(c, &req.lfns)).await?;
+    Ok(web::Json(deletion::remove_files(&state.db, rows).await?))
+}
+
+/// Replicas of up to 10,000 files.
+#[utoipa::path(post, path = "/api/v1/files/replicas", request_body = LfnsRequest, responses((status = 200, body = ReplicasResponse), (status = 404)))]
+#[post("/files/replicas")]
+pub async fn file_replicas(
+    state: web::Data<AppState>,
+    req: web::Json<LfnsRequest>,
+) -> Result<web::Json<ReplicasResponse>> {
+    Ok(web::Json(ReplicasResponse {
+        files: state
+            .db
+            .read(move |c| replicas::of_lfns(c, &req.lfns))
+            .await?,
+    }))
+}
+
+/// Effective metadata (own and inherited) of up to 10,000 files.
+#[utoipa::path(post, path = "/api/v1/files/metadata", request_body = LfnsRequest, responses((status = 200, body = MetadataResponse), (status = 404)))]
+#[post("/files/metadata")]
+pub async fn file_metadata(
+    state: web::Data<AppState>,
+    req: web::Json<LfnsRequest>,
+) -> Result<web::Json<MetadataResponse>> {
+    let files = state
+        .db
+        .read(move |c| {
+            let rows = files::require(c, &req.lfns)?;
+            metadata::effective(c, &rows)
+        })
+        .await?;
+    Ok(web::Json(MetadataResponse { files }))
+}
+
+/// Ancestors of up to 10,000 files, at most `depth` generations up.
+#[utoipa::path(post, path = "/api/v1/files/ancestors", request_body = LineageRequest, responses((status = 200, body = LineageResponse), (status = 404)))]
+#[post("/files/ancestors")]
+pub async fn ancestors(
+    state: web::Data<AppState>,
+    req: web::Json<LineageRequest>,
+) -> Result<web::Json<LineageResponse>> {
+    let files = state
+        .db
+        .read(move |c| provenance::lineage(c, &req.lfns, Direction::Ancestors, req.depth))
+        .await?;
+    Ok(web::Json(LineageResponse { files }))
+}
+
+/// Descendants of up to 10,000 files, at most `depth` generations down.
+#[utoipa::path(post, path = "/api/v1/files/descendants", request_body = LineageRequest, responses((status = 200, body = LineageResponse), (status = 404)))]
+#[post("/files/descendants")]
+pub async fn descendants(
+    state: web::Data<AppState>,
+    req: web::Json<LineageRequest>,
+) -> Result<web::Json<LineageResponse>> {
+    let files = state
+        .db
+        .read(move |c| provenance::lineage(c, &req.lfns, Direction::Descendants, req.depth))
+        .await?;
+    Ok(web::Json(LineageResponse { files }))
+}
+
+/// Add parent links; a link to a missing file or one that would make a cycle refuses all.
+#[utoipa::path(post, path = "/api/v1/files/parents", request_body = AddParentsRequest, responses((status = 200, body = AddParentsResponse), (status = 400)))]
+#[post("/files/parents")]
+pub async fn add_parents(
+    state: web::Data<AppState>,
+    req: web::Json<AddParentsRequest>,
+) -> Result<web::Json<AddParentsResponse>> {
+    let added = state
+        .db
+        .write(move |c| provenance::add_links(c, &req.links))
+        .await?;
+    Ok(web::Json(AddParentsResponse { added }))
+}

@@ -1,0 +1,45 @@
+use actix_web::{get, HttpResponse};
+use utoipa::OpenApi;
+
+use super::{files, health, metadata, namespace, storage};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "catalog",
+        description = "Metadata file catalogue: namespace, replicas, typed metadata and provenance"
+    ),
+    paths(
+        health::healthz,
+        namespace::mkdir,
+        namespace::rmdir,
+        namespace::stat,
+        namespace::list,
+        namespace::move_path,
+        files::register,
+        files::stat,
+        files::delete,
+        files::file_replicas,
+        files::file_metadata,
+        files::ancestors,
+        files::descendants,
+        files::add_parents,
+        metadata::fields,
+        metadata::declare,
+        metadata::get,
+        metadata::set,
+        metadata::unset,
+        storage::list,
+        storage::add,
+        storage::upload,
+        storage::download,
+        storage::remove,
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document of this API.
+#[get("/openapi.json")]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,39 @@
+//! Every route of the server, on one screen.
+
+use actix_web::web;
+
+use super::{files, health, metadata, namespace, openapi, storage};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz).service(
+        web::scope("/api/v1")
+            .service(openapi::document)
+            // namespace
+            .service(namespace::mkdir)
+            .service(namespace::rmdir)
+            .service(namespace::stat)
+            .service(namespace::list)
+            .service(namespace::move_path)
+            // files, replicas, provenance (bulk)
+            .service(files::register)
+            .service(files::stat)
+            .service(files::delete)
+            .service(files::file_replicas)
+            .service(files::file_metadata)
+            .service(files::ancestors)
+            .service(files::descendants)
+            .service(files::add_parents)
+            // metadata
+            .service(metadata::fields)
+            .service(metadata::declare)
+            .service(metadata::get)
+            .service(metadata::set)
+            .service(metadata::unset)
+            // storage elements and their bytes
+            .service(storage::list)
+            .service(storage::add)
+            .service(storage::upload)
+            .service(storage::download)
+            .service(storage::remove),
+    );
+}

@@ -1,0 +1,68 @@
+//! The running server: shared state and start-up.
+
+use actix_web::{middleware, web, App, HttpServer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::{api, storage};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    /// Owner of what is created (auth is `open`: one local user).
+    pub user: String,
+}
+
+/// Name of the storage element made in the data directory.
+pub const DEFAULT_SE: &str = "local";
+
+/// Opens the database (migrating it) and makes sure the default storage element exists.
+pub fn open(config: &Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = Db::open(&config.database_url).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open database {}: {e}",
+            config.database_url.redacted()
+        )
+    })?;
+    let se_dir: PathBuf = config.data_dir.join("storage").join(DEFAULT_SE);
+    storage::ensure_default(&mut *db.write_conn()?, DEFAULT_SE, &se_dir)?;
+    Ok(AppState {
+        db,
+        user: crate::namespace::LOCAL_USER.to_owned(),
+    })
+}
+
+/// Serves until SIGTERM or ctrl-c, then finishes the requests under way.
+pub async fn serve(config: Config, state: AppState) -> anyhow::Result<()> {
+    let data = web::Data::new(state);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(api::json_config())
+            .app_data(api::query_config())
+            .app_data(api::path_config())
+            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+            .configure(api::routes::configure)
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .bind(&config.bind)
+    .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+    let addrs: Vec<SocketAddr> = server.addrs();
+    for a in &addrs {
+        tracing::info!(addr = %a, database = %config.database_url.redacted(), data_dir = %config.data_dir.display(), "listening");
+        // On stdout, for people and for scripts that started the server on port 0.
+        println!("catalog-server listening on http://{a}");
+    }
+    server.run().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Configuration: defaults, then a TOML file, then `CATALOG_*` environment, then flags.
+
+use clap::Args;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+use crate::db::DbUrl;
+
+pub const DEFAULT_DATA_DIR: &str = "catalog-data";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8765";
+
+/// Options shared by every subcommand that opens the catalogue.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// TOML config file (keys: data_dir, bind, database_url, log_format)
+    #[arg(long, env = "CATALOG_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and the `local` storage element [default: ./catalog-data]
+    #[arg(long, env = "CATALOG_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8765]
+    #[arg(long, env = "CATALOG_BIND", global = true)]
+    pub bind: Option<String>,
+    /// postgres://user@host/db for PostgreSQL; a path or sqlite://path for SQLite
+    /// [default: DATA_DIR/catalog.db]
+    #[arg(long, env = "CATALOG_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "CATALOG_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    bind: Option<String>,
+    database_url: Option<String>,
+    log_format: Option<String>,
+}
+
+/// The merged configuration, read once in `main` and passed down.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind: String,
+    pub database_url: DbUrl,
+    pub log_json: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("database_url", &self.database_url.redacted())
+            .field("log_json", &self.log_json)
+            .finish()
+    }
+}
+
+impl ConfigArgs {
+    pub fn resolve(&self) -> anyhow::Result<Config> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let bind = self
+            .bind
+            .clone()
+            .or(file.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let database_url = match self.database_url.clone().or(file.database_url) {
+            Some(u) => DbUrl::parse(&u),
+            None => DbUrl::Sqlite(data_dir.join("catalog.db").display().to_string()),
+        };
+        let log_json = match self.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => anyhow::bail!("unknown log format {other:?}: expected text or json"),
+        };
+        Ok(Config {
+            data_dir,
+            bind,
+            database_url,
+            log_json,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ConfigArgs {
+        ConfigArgs {
+            config: None,
+            data_dir: None,
+            bind: None,
+            database_url: None,
+            log_format: None,
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let c = args().resolve().unwrap();
+        assert_eq!(c.bind, DEFAULT_BIND);
+        assert_eq!(
+            c.database_url,
+            DbUrl::Sqlite("catalog-data/catalog.db".into())
+        );
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:1\"\ndata_dir = \"/srv/cat\"\n").unwrap();
+        let mut a = args();
+        a.config = Some(path.clone());
+        a.bind = Some("127.0.0.1:2".into());
+        let c = a.resolve().unwrap();
+        assert_eq!(c.bind, "127.0.0.1:2");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/cat"));
+        assert_eq!(c.database_url, DbUrl::Sqlite("/srv/cat/catalog.db".into()));
+        std::fs::write(&path, "bnd = 1\n").unwrap();
+        assert!(a
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field"));
+    }
+}

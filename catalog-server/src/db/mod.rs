@@ -1,0 +1,269 @@
+//! One diesel code base for SQLite and PostgreSQL: the connection enum, pools, migrations.
+
+pub mod schema;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+use crate::error::Error;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Which database a URL names: `postgres://` or `postgresql://` is PostgreSQL; a path or a
+/// `sqlite://` URL is SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> DbUrl {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DbUrl::Postgres(url.to_owned())
+        } else {
+            DbUrl::Sqlite(url.strip_prefix("sqlite://").unwrap_or(url).to_owned())
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DbUrl::Postgres(_) => "postgres",
+            DbUrl::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DbUrl::Sqlite(p) => format!("sqlite://{p}"),
+            DbUrl::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if u[s + 3..at].contains(':') => {
+                    let user_end = s + 3 + u[s + 3..at].find(':').unwrap_or(0);
+                    format!("{}:***{}", &u[..user_end], &u[at..])
+                }
+                _ => u.clone(),
+            },
+        }
+    }
+}
+
+/// Opens connections of the kind the URL names (never by trying each backend in turn:
+/// SQLite would accept a PostgreSQL URL as a file name).
+#[derive(Debug, Clone)]
+pub struct ConnManager {
+    url: DbUrl,
+}
+
+impl r2d2::ManageConnection for ConnManager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        let conn = match &self.url {
+            DbUrl::Postgres(u) => DbConn::Pg(
+                diesel::PgConnection::establish(u).map_err(diesel::r2d2::Error::ConnectionError)?,
+            ),
+            DbUrl::Sqlite(p) => {
+                let mut c = diesel::SqliteConnection::establish(p)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                c.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                DbConn::Sqlite(c)
+            }
+        };
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnManager>;
+
+/// The database: a pool for reads and one for writes. On SQLite the write pool has one
+/// connection, so writers queue in the server instead of failing on a busy database.
+#[derive(Clone)]
+pub struct Db {
+    pub url: DbUrl,
+    read: Pool,
+    write: Pool,
+}
+
+impl Db {
+    /// Connects, and applies pending migrations.
+    pub fn open(url: &DbUrl) -> Result<Db, Error> {
+        let manager = ConnManager { url: url.clone() };
+        let build = |size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(10))
+                .build(manager.clone())
+        };
+        let (read, write) = match url {
+            DbUrl::Sqlite(path) => {
+                if let Some(dir) = std::path::Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::Internal(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let write = build(1)?;
+                // Migrate before the readers open, so they see the schema.
+                run_migrations(&mut *write.get()?)?;
+                (build(8)?, write)
+            }
+            DbUrl::Postgres(_) => {
+                let pool = build(16)?;
+                run_migrations(&mut *pool.get()?)?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Db {
+            url: url.clone(),
+            read,
+            write,
+        })
+    }
+
+    /// Runs `f` with a read connection on the blocking thread pool.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<R, Error> + Send + 'static,
+    {
+        run_blocking(self.read.clone(), f).await
+    }
+
+    /// Runs `f` inside one transaction on a write connection, on the blocking thread pool.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<R, Error> + Send + 'static,
+    {
+        run_blocking(self.write.clone(), move |conn| conn.transaction(f)).await
+    }
+
+    /// A write connection for start-up tasks outside a request.
+    pub fn write_conn(&self) -> Result<r2d2::PooledConnection<ConnManager>, Error> {
+        Ok(self.write.get()?)
+    }
+}
+
+async fn run_blocking<R, F>(pool: Pool, f: F) -> Result<R, Error>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<R, Error> + Send + 'static,
+{
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+}
+
+pub fn run_migrations(conn: &mut DbConn) -> Result<(), Error> {
+    let applied = match conn {
+        DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    }
+    .map_err(|e| Error::Internal(format!("database migration failed: {e}")))?;
+    if applied > 0 {
+        tracing::info!(applied, "applied database migrations");
+    }
+    Ok(())
+}
+
+/// Most bound values one statement carries: under SQLite's limit of 32766 and PostgreSQL's 65535.
+pub const MAX_BINDS: usize = 30_000;
+
+/// Rows of `columns` bound values each that fit in one statement.
+pub const fn rows_per_statement(columns: usize) -> usize {
+    MAX_BINDS / columns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_scheme_chooses_the_backend() {
+        assert_eq!(
+            DbUrl::parse("postgres://u@h/db"),
+            DbUrl::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(DbUrl::parse("postgresql://h/db").backend_name(), "postgres");
+        assert_eq!(
+            DbUrl::parse("sqlite://x/c.db"),
+            DbUrl::Sqlite("x/c.db".into())
+        );
+        assert_eq!(DbUrl::parse("data/c.db"), DbUrl::Sqlite("data/c.db".into()));
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            DbUrl::parse("postgres://u:secret@h/db").redacted(),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            DbUrl::parse("postgres://u@h/db").redacted(),
+            "postgres://u@h/db"
+        );
+    }
+
+    #[test]
+    fn migration_trees_have_the_same_names() {
+        let names = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap_or_else(|e| panic!("{dir}: {e}"))
+                .map(|e| {
+                    e.map(|e| e.file_name().to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        assert_eq!(
+            names(&format!("{root}/sqlite")),
+            names(&format!("{root}/postgres"))
+        );
+    }
+}
+
+/// Inserts many rows in one statement. Multi-row VALUES is not available through the
+/// MultiConnection backend, so this dispatches to the concrete connection; the rows are
+/// the same on both.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    };
+}

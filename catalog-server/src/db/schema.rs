@@ -1,0 +1,126 @@
+//! The tables, in types portable to SQLite and PostgreSQL.
+
+diesel::table! {
+    directories (id) {
+        id -> BigInt,
+        parent_id -> Nullable<BigInt>,
+        name -> Text,
+        path -> Text,
+        owner -> Text,
+        grp -> Text,
+        mode -> Integer,
+        created -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Every (ancestor, descendant) pair of directories, with the distance; (d, d, 0) included.
+    dir_closure (ancestor, descendant) {
+        ancestor -> BigInt,
+        descendant -> BigInt,
+        depth -> Integer,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> BigInt,
+        dir_id -> BigInt,
+        name -> Text,
+        path -> Text,
+        guid -> Text,
+        size -> BigInt,
+        adler32 -> Text,
+        md5 -> Nullable<Text>,
+        sha256 -> Nullable<Text>,
+        status -> Text,
+        owner -> Text,
+        grp -> Text,
+        mode -> Integer,
+        created -> Timestamp,
+        modified -> Timestamp,
+    }
+}
+
+diesel::table! {
+    storage_elements (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        base_url -> Text,
+        options -> Text,
+        read_only -> Bool,
+        created -> Timestamp,
+    }
+}
+
+diesel::table! {
+    replicas (id) {
+        id -> BigInt,
+        file_id -> BigInt,
+        se_id -> BigInt,
+        pfn -> Text,
+        status -> Text,
+        created -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meta_fields (id) {
+        id -> BigInt,
+        name -> Text,
+        ftype -> Text,
+        description -> Nullable<Text>,
+        created -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// One row per (file, field): the value in the column of its storage class
+    /// (ival: int, bool, datetime as microseconds; fval: float; sval: string).
+    file_meta (file_id, field_id) {
+        file_id -> BigInt,
+        field_id -> BigInt,
+        ival -> Nullable<BigInt>,
+        fval -> Nullable<Double>,
+        sval -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Directory metadata, inherited by every file below the directory.
+    dir_meta (dir_id, field_id) {
+        dir_id -> BigInt,
+        field_id -> BigInt,
+        ival -> Nullable<BigInt>,
+        fval -> Nullable<Double>,
+        sval -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    file_parents (child_id, parent_id) {
+        child_id -> BigInt,
+        parent_id -> BigInt,
+    }
+}
+
+diesel::joinable!(files -> directories (dir_id));
+diesel::joinable!(replicas -> files (file_id));
+diesel::joinable!(replicas -> storage_elements (se_id));
+diesel::joinable!(file_meta -> files (file_id));
+diesel::joinable!(file_meta -> meta_fields (field_id));
+diesel::joinable!(dir_meta -> directories (dir_id));
+diesel::joinable!(dir_meta -> meta_fields (field_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    directories,
+    dir_closure,
+    files,
+    storage_elements,
+    replicas,
+    meta_fields,
+    file_meta,
+    dir_meta,
+    file_parents,
+);

@@ -1,0 +1,16 @@
+//! The catalogue server: namespace, files, replicas, typed metadata and provenance, kept in
+//! SQLite or PostgreSQL through one diesel code base and served over HTTP.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod deletion;
+pub mod error;
+pub mod files;
+pub mod metadata;
+pub mod namespace;
+pub mod objects;
+pub mod provenance;
+pub mod replicas;
+pub mod storage;

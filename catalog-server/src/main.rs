@@ -1,0 +1,69 @@
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use catalog_server::config::ConfigArgs;
+use catalog_server::{app, db};
+
+/// The metadata file catalogue server. With no subcommand it serves, on an embedded SQLite
+/// database and a local storage element in ./catalog-data unless told otherwise.
+#[derive(Parser)]
+#[command(name = "catalog-server", version)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default)
+    Serve,
+    /// Apply pending database migrations and exit
+    Migrate,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("catalog-server: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.resolve()?;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            let db = db::Db::open(&config.database_url)?;
+            drop(db);
+            println!("database {} is up to date", config.database_url.redacted());
+            Ok(())
+        }
+        Command::Serve => {
+            let state = app::open(&config)?;
+            actix_web::rt::System::new().block_on(app::serve(config, state))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

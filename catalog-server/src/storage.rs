@@ -1,0 +1,230 @@
+//! Storage elements and the bytes on them. Kind `file`: a directory on the server's
+//! machine, read and written through the streaming data endpoints.
+
+use catalog_core::api::{NewStorageElement, StorageElementInfo};
+use diesel::prelude::*;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use crate::db::schema::{files, replicas, storage_elements};
+use crate::db::{rows_per_statement, DbConn};
+use crate::error::{Error, Result};
+use crate::namespace::now;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = storage_elements)]
+pub struct StorageElement {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub base_url: String,
+    pub read_only: bool,
+}
+
+impl StorageElement {
+    /// The directory of a `file` storage element.
+    pub fn root(&self) -> Result<PathBuf> {
+        match self.base_url.strip_prefix("file://") {
+            Some(p) if self.kind == "file" => Ok(PathBuf::from(p)),
+            _ => Err(Error::bad(format!(
+                "storage element {} (kind {}) has no local directory",
+                self.name, self.kind
+            ))),
+        }
+    }
+
+    /// Where a replica's bytes are: the pfn if it is a URL, else the base URL joined with it.
+    pub fn url_of(&self, pfn: &str) -> String {
+        if pfn.contains("://") {
+            pfn.to_owned()
+        } else {
+            format!(
+                "{}/{}",
+                self.base_url.trim_end_matches('/'),
+                pfn.trim_start_matches('/')
+            )
+        }
+    }
+
+    /// The local path of `pfn` on a `file` storage element, refusing anything outside it.
+    pub fn local_path(&self, pfn: &str) -> Result<PathBuf> {
+        let root = self.root()?;
+        let rel = match pfn.strip_prefix(&format!("{}/", self.base_url.trim_end_matches('/'))) {
+            Some(r) => r,
+            None if pfn.contains("://") => {
+                return Err(Error::bad(format!(
+                    "{pfn} is not on storage element {}",
+                    self.name
+                )));
+            }
+            None => pfn,
+        };
+        check_pfn(rel)?;
+        Ok(root.join(rel.trim_start_matches('/')))
+    }
+}
+
+/// Checks a pfn: a URL, or a relative path that stays inside its storage element.
+pub fn check_pfn(pfn: &str) -> Result<()> {
+    if pfn.is_empty() || pfn.contains('\0') {
+        return Err(Error::bad(format!("invalid pfn {pfn:?}")));
+    }
+    if pfn.contains("://") {
+        return Ok(());
+    }
+    let escapes = Path::new(pfn.trim_start_matches('/'))
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)));
+    if escapes || pfn.trim_start_matches('/').is_empty() {
+        return Err(Error::bad(format!(
+            "invalid pfn {pfn:?}: must be a URL or a relative path without '.' or '..'"
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad(format!(
+            "invalid storage element name {name:?}: use letters, digits, '-', '_' and '.'"
+        )))
+    }
+}
+
+pub fn by_names(conn: &mut DbConn, names: &[String]) -> Result<HashMap<String, StorageElement>> {
+    let mut out = HashMap::new();
+    for chunk in names.chunks(rows_per_statement(1)) {
+        let rows: Vec<StorageElement> = storage_elements::table
+            .filter(storage_elements::name.eq_any(chunk))
+            .select(StorageElement::as_select())
+            .load(conn)?;
+        out.extend(rows.into_iter().map(|s| (s.name.clone(), s)));
+    }
+    Ok(out)
+}
+
+pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, StorageElement>> {
+    let rows: Vec<StorageElement> = storage_elements::table
+        .filter(storage_elements::id.eq_any(ids))
+        .select(StorageElement::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|s| (s.id, s)).collect())
+}
+
+pub fn get(conn: &mut DbConn, name: &str) -> Result<StorageElement> {
+    by_names(conn, &[name.to_owned()])?
+        .remove(name)
+        .ok_or_else(|| Error::not_found(format!("no such storage element: {name}")))
+}
+
+/// Adds a `file` storage element over `dir`, creating the directory.
+pub fn add(conn: &mut DbConn, new: &NewStorageElement) -> Result<StorageElementInfo> {
+    check_name(&new.name)?;
+    if new.kind != "file" {
+        return Err(Error::bad(format!(
+            "unknown storage element kind {:?}: expected file",
+            new.kind
+        )));
+    }
+    let dir = PathBuf::from(&new.path);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::bad(format!("cannot create {}: {e}", dir.display())))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| Error::bad(format!("cannot resolve {}: {e}", dir.display())))?;
+    if !by_names(conn, std::slice::from_ref(&new.name))?.is_empty() {
+        return Err(Error::conflict(format!(
+            "storage element exists: {}",
+            new.name
+        )));
+    }
+    diesel::insert_into(storage_elements::table)
+        .values((
+            storage_elements::name.eq(&new.name),
+            storage_elements::kind.eq(&new.kind),
+            storage_elements::base_url.eq(format!("file://{}", dir.display())),
+            storage_elements::created.eq(now()),
+        ))
+        .execute(conn)?;
+    list(conn)?
+        .into_iter()
+        .find(|s| s.name == new.name)
+        .ok_or_else(|| Error::Internal("storage element vanished".into()))
+}
+
+/// Makes sure the embedded default storage element exists.
+pub fn ensure_default(conn: &mut DbConn, name: &str, dir: &Path) -> Result<()> {
+    if by_names(conn, &[name.to_owned()])?.is_empty() {
+        add(
+            conn,
+            &NewStorageElement {
+                name: name.to_owned(),
+                kind: "file".to_owned(),
+                path: dir.display().to_string(),
+            },
+        )?;
+        tracing::info!(se = name, dir = %dir.display(), "created the default storage element");
+    }
+    Ok(())
+}
+
+/// Every storage element with its replica count and bytes, summed from the replicas.
+pub fn list(conn: &mut DbConn) -> Result<Vec<StorageElementInfo>> {
+    let ses: Vec<StorageElement> = storage_elements::table
+        .select(StorageElement::as_select())
+        .order(storage_elements::name)
+        .load(conn)?;
+    let usage: Vec<(i64, i64, Option<i64>)> = replicas::table
+        .inner_join(files::table)
+        .group_by(replicas::se_id)
+        .select((
+            replicas::se_id,
+            diesel::dsl::count_star(),
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                "CAST(SUM(files.size) AS BIGINT)",
+            ),
+        ))
+        .load(conn)?;
+    let usage: HashMap<i64, (i64, i64)> = usage
+        .into_iter()
+        .map(|(se, n, b)| (se, (n, b.unwrap_or(0))))
+        .collect();
+    Ok(ses
+        .into_iter()
+        .map(|s| {
+            let (n, bytes) = usage.get(&s.id).copied().unwrap_or((0, 0));
+            StorageElementInfo {
+                name: s.name,
+                kind: s.kind,
+                base_url: s.base_url,
+                read_only: s.read_only,
+                replicas: n,
+                bytes,
+            }
+        })
+        .collect())
+}
+
+/// Whether `pfn` on storage element `se` is the pfn of a registered replica.
+pub fn is_registered(conn: &mut DbConn, se: &str, pfn: &str) -> Result<bool> {
+    let se = get(conn, se)?;
+    let pfns = [
+        pfn.to_owned(),
+        pfn.trim_start_matches('/').to_owned(),
+        se.url_of(pfn),
+    ];
+    let found: Option<i64> = replicas::table
+        .filter(replicas::se_id.eq(se.id))
+        .filter(replicas::pfn.eq_any(&pfns))
+        .select(replicas::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}

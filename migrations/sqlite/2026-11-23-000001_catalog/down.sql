@@ -1,0 +1,9 @@
+DROP TABLE file_parents;
+DROP TABLE dir_meta;
+DROP TABLE file_meta;
+DROP TABLE meta_fields;
+DROP TABLE replicas;
+DROP TABLE storage_elements;
+DROP TABLE files;
+DROP TABLE dir_closure;
+DROP TABLE directories;
