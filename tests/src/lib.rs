@@ -1,1 +1,315 @@
+//! Helpers for the end-to-end tests: start the real `catalog-server` on a fresh database
+//! (SQLite file, or a new PostgreSQL database), run the real `catalog` CLI against it.
 
+pub mod postgres;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod NAME { fn sqlite(); fn postgres(); }` running the body `NAME(Backend)`
+/// on each database.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name($crate::Backend::Sqlite)
+                }
+                #[test]
+                fn postgres() {
+                    super::$name($crate::Backend::Postgres)
+                }
+            }
+        )*
+    };
+}
+
+/// The directory holding the built binaries (`target/debug` beside this test executable).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    for bin in ["catalog-server", "catalog"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "{} is missing: build the binaries before the tests (cargo build --bins; scripts/test.sh does both)",
+            dir.join(bin).display()
+        );
+    }
+    dir
+}
+
+/// A running server on its own database and data directory, stopped (and its database
+/// dropped) when dropped.
+pub struct TestServer {
+    pub backend: Backend,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pg_database: Option<postgres::Database>,
+}
+
+impl TestServer {
+    pub fn start(backend: Backend) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pg_database = match backend {
+            Backend::Postgres => Some(postgres::Database::create()),
+            Backend::Sqlite => None,
+        };
+        let mut cmd = Command::new(bin_dir().join("catalog-server"));
+        cmd.arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--bind")
+            .arg("127.0.0.1:0");
+        if let Some(db) = &pg_database {
+            cmd.arg("--database-url").arg(&db.url);
+        }
+        for var in [
+            "CATALOG_CONFIG",
+            "CATALOG_DATABASE_URL",
+            "CATALOG_BIND",
+            "CATALOG_DATA_DIR",
+        ] {
+            cmd.env_remove(var);
+        }
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start catalog-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("catalog-server listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(u) => u,
+            Err(_) => {
+                let _ = child.kill();
+                let log =
+                    std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+                panic!("catalog-server did not start within 60 s; its log:\n{log}");
+            }
+        };
+        TestServer {
+            backend,
+            url,
+            dir,
+            child,
+            pg_database,
+        }
+    }
+
+    /// The storage directory of the default `local` storage element.
+    pub fn local_se_dir(&self) -> PathBuf {
+        self.dir.path().join("data").join("storage").join("local")
+    }
+
+    /// A scratch directory for local files.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join("scratch").join(name);
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        p
+    }
+
+    /// Runs the `catalog` CLI against this server.
+    pub fn catalog(&self, args: &[&str]) -> Output {
+        Command::new(bin_dir().join("catalog"))
+            .args(args)
+            .env("CATALOG_URL", &self.url)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run catalog")
+    }
+
+    /// Runs the CLI and returns its stdout, failing the test if it fails.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.catalog(args);
+        assert!(
+            out.status.success(),
+            "catalog {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs the CLI and returns its parsed JSON output (`--output json`).
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--output", "json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("catalog {args:?} printed no JSON ({e}):\n{out}"))
+    }
+
+    /// Runs the CLI expecting failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.catalog(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success(),
+            "catalog {args:?} should have failed; stdout:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "catalog {args:?} panicked:\n{stderr}"
+        );
+        stderr
+    }
+
+    /// One HTTP request to the server; returns the status and the body.
+    pub fn http(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let body = body.unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("write head");
+        stream.write_all(body).expect("write body");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read response");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status: u16 = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        let body = if text
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(&body)
+        } else {
+            body
+        };
+        (status, body)
+    }
+
+    /// POSTs JSON and parses the JSON answer.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let (status, text) = self.http("POST", path, Some(body.to_string().as_bytes()));
+        (
+            status,
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("no JSON from {path} ({e}): {text}")),
+        )
+    }
+
+    /// Everything the catalogue holds, as one comparable value: the namespace with every
+    /// attribute, declared fields, and each file's metadata, replicas and ancestors.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let entries = self.json(&["ls", "-r", "/"]);
+        let lfns: Vec<String> = entries
+            .as_array()
+            .expect("listing")
+            .iter()
+            .filter(|e| e["kind"] == "file")
+            .map(|e| e["lfn"].as_str().expect("lfn").to_owned())
+            .collect();
+        let fields = self.json(&["meta", "fields"]);
+        let ses = self.json(&["se", "ls"]);
+        let mut per_file = serde_json::Value::Null;
+        if !lfns.is_empty() {
+            let body = serde_json::json!({ "lfns": lfns });
+            let (_, meta) = self.post_json("/api/v1/files/metadata", &body);
+            let (_, reps) = self.post_json("/api/v1/files/replicas", &body);
+            let (_, anc) = self.post_json(
+                "/api/v1/files/ancestors",
+                &serde_json::json!({ "lfns": lfns, "depth": 100 }),
+            );
+            per_file = serde_json::json!({ "metadata": meta, "replicas": reps, "ancestors": anc });
+        }
+        serde_json::json!({ "entries": entries, "fields": fields, "ses": ses, "files": per_file })
+    }
+
+    /// Waits until the server answers /healthz (used after restarts).
+    pub fn wait_healthy(&self, deadline: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < deadline {
+            if let Ok((200, _)) = std::panic::catch_unwind(|| self.http("GET", "/healthz", None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server not healthy after {deadline:?}");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log =
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            eprintln!(
+                "--- last lines of the server log ({:?}) ---\n{}",
+                self.backend,
+                tail.join("\n")
+            );
+        }
+        self.pg_database.take();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// adler32 of bytes as the catalogue stores it.
+pub fn adler32(bytes: &[u8]) -> String {
+    let mut a = adler2::Adler32::new();
+    a.write_slice(bytes);
+    format!("{:08x}", a.checksum())
+}
