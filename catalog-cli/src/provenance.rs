@@ -10,7 +10,9 @@ use crate::Ctx;
 pub enum ParentsCommand {
     /// Record that CHILD was made from each PARENT
     Add {
+        /// The file that was made
         child: String,
+        /// The files it was made from (a link that would make a cycle is refused)
         #[arg(required = true)]
         parents: Vec<String>,
     },

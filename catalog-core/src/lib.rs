@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod client;
 pub mod lfn;
 pub mod meta;
+pub mod query;
 
 pub use client::{Client, ClientError};
 pub use lfn::LfnError;

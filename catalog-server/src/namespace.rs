@@ -378,7 +378,7 @@ pub fn delete_subtree(conn: &mut DbConn, dir: &Dir) -> Result<usize> {
         .into_iter()
         .map(|(id, p)| (id, p.matches('/').count()))
         .collect();
-    by_depth.sort_by(|a, b| b.1.cmp(&a.1));
+    by_depth.sort_by_key(|d| std::cmp::Reverse(d.1));
     for chunk in by_depth.chunks(rows_per_statement(1)) {
         let chunk_ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
         diesel::delete(

@@ -105,6 +105,8 @@ fn throwaway_server(tried: &str, why: &str) -> String {
         data = data.display(),
         dir = dir.display()
     );
+    // Not waited for: the watcher outlives this call and ends with the test process.
+    #[allow(clippy::zombie_processes)]
     wrap(script).spawn().expect("start throwaway postgres");
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     let start = Instant::now();

@@ -204,6 +204,19 @@ pub const fn rows_per_statement(columns: usize) -> usize {
     MAX_BINDS / columns
 }
 
+/// Inserts many rows in one statement. Multi-row VALUES is not available through the
+/// MultiConnection backend, so this dispatches to the concrete connection; the rows are
+/// the same on both.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,17 +266,4 @@ mod tests {
             names(&format!("{root}/postgres"))
         );
     }
-}
-
-/// Inserts many rows in one statement. Multi-row VALUES is not available through the
-/// MultiConnection backend, so this dispatches to the concrete connection; the rows are
-/// the same on both.
-#[macro_export]
-macro_rules! insert_rows {
-    ($conn:expr, $table:expr, $rows:expr) => {
-        match $conn {
-            $crate::db::DbConn::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
-            $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
-        }
-    };
 }
