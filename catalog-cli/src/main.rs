@@ -1,5 +1,7 @@
 //! `catalog`: the command line of the metadata file catalogue.
 
+mod datasets;
+mod find;
 mod metadata;
 mod namespace;
 mod output;
@@ -68,6 +70,11 @@ enum Command {
     Ancestors(provenance::LineageArgs),
     /// Files made from the given files, generation by generation
     Descendants(provenance::LineageArgs),
+    /// Find files by metadata, attributes, place and provenance
+    Find(find::FindArgs),
+    /// Datasets: named sets of files
+    #[command(subcommand)]
+    Dataset(datasets::DatasetCommand),
 }
 
 /// What every command gets: the server and how to print.
@@ -120,6 +127,8 @@ async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Descendants(a) => {
             provenance::lineage(ctx, a, provenance::Direction::Descendants).await
         }
+        Command::Find(a) => find::run(ctx, a).await,
+        Command::Dataset(c) => datasets::run(ctx, c).await,
     }
 }
 

@@ -6,8 +6,12 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Aligned columns for people
     Table,
+    /// JSON for programs
     Json,
+    /// One LFN a line, for pipes (find, dataset files; other commands print their table)
+    Lfn,
 }
 
 /// Prints `value` as pretty JSON.

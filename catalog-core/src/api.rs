@@ -29,6 +29,11 @@ pub struct Problem {
     /// Per-item errors of a refused bulk call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ItemError>,
+    /// Where in a query's text the problem is (1-based), for query errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -397,4 +402,132 @@ pub struct FileLineage {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LineageResponse {
     pub files: Vec<FileLineage>,
+}
+
+// ---- finding files ----
+
+/// Largest page of `find` results.
+pub const MAX_PAGE: u32 = 10_000;
+
+/// A query, as text (`query`) or as its JSON AST (`ast`), exactly one of the two.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindRequest {
+    /// The query language, e.g. `run in 10..20 and under "/data" order by start_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// The same query as its syntax tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ast: Option<crate::query::Query>,
+    /// From a previous page's `next_cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Files per page (default 1,000, at most 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    /// At most this many files in all; with the query's own `limit`, the smaller wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+impl FindRequest {
+    pub fn text(query: &str) -> FindRequest {
+        FindRequest {
+            query: Some(query.to_owned()),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FindResponse {
+    /// The query in its normalised text form.
+    pub query: String,
+    pub files: Vec<FileInfo>,
+    /// Present when more files follow: pass it back as `cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CountResponse {
+    pub query: String,
+    /// Files matching (at most the query's `limit`).
+    pub count: i64,
+    /// Their total size in bytes.
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExplainResponse {
+    pub query: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// The SQL run, values bound as parameters.
+    pub sql: String,
+    /// The database's plan, a line per step.
+    pub plan: Vec<String>,
+}
+
+// ---- datasets ----
+
+/// A new dataset: dynamic (its query is evaluated when it is read) or frozen (a fixed list
+/// of files, from a query evaluated now or from `files`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDataset {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ast: Option<crate::query::Query>,
+    #[serde(default)]
+    pub frozen: bool,
+    /// LFNs of a frozen dataset, instead of a query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub frozen: bool,
+    /// The query: what a dynamic dataset is, what a frozen one was made from (if it was).
+    pub query: Option<String>,
+    pub owner: String,
+    pub created: NaiveDateTime,
+    pub modified: NaiveDateTime,
+    #[schema(value_type = Object)]
+    pub metadata: Metadata,
+    /// Files, total size and content hash: given by `show`, not by the listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// `sha256:` of the sorted GUIDs, checksums and sizes of the files: it changes exactly
+    /// when the set of files does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DatasetsResponse {
+    pub datasets: Vec<DatasetInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetMetadataRequest {
+    #[schema(value_type = Object)]
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DatasetChange {
+    /// Files added or removed.
+    pub changed: u64,
+    pub dataset: DatasetInfo,
 }

@@ -424,6 +424,102 @@ fn encode_path(p: &str) -> String {
         .join("/")
 }
 
+impl Client {
+    // ---- finding files ----
+
+    /// One page of the files matching `req`.
+    pub async fn find_page(&self, req: &FindRequest) -> Result<FindResponse, ClientError> {
+        self.post("/api/v1/find", req).await
+    }
+
+    /// Every file matching `req`, page after page; `each` sees each page as it comes.
+    pub async fn find_all(
+        &self,
+        req: &FindRequest,
+        mut each: impl FnMut(&FindResponse),
+    ) -> Result<Vec<FileInfo>, ClientError> {
+        let mut req = req.clone();
+        let mut out = Vec::new();
+        loop {
+            let page = self.find_page(&req).await?;
+            each(&page);
+            out.extend(page.files);
+            match page.next_cursor {
+                Some(c) => req.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn count(&self, req: &FindRequest) -> Result<CountResponse, ClientError> {
+        self.post("/api/v1/find/count", req).await
+    }
+
+    pub async fn explain(&self, req: &FindRequest) -> Result<ExplainResponse, ClientError> {
+        self.post("/api/v1/find/explain", req).await
+    }
+
+    // ---- datasets ----
+
+    pub async fn create_dataset(&self, new: &NewDataset) -> Result<DatasetInfo, ClientError> {
+        self.post("/api/v1/datasets", new).await
+    }
+
+    pub async fn datasets(&self) -> Result<DatasetsResponse, ClientError> {
+        self.get("/api/v1/datasets", &[]).await
+    }
+
+    pub async fn dataset(&self, name: &str) -> Result<DatasetInfo, ClientError> {
+        self.get(&format!("/api/v1/datasets/{}", encode_segment(name)), &[])
+            .await
+    }
+
+    /// Adds (`add`) or removes files of a frozen dataset.
+    pub async fn change_dataset(
+        &self,
+        name: &str,
+        lfns: &[String],
+        add: bool,
+    ) -> Result<DatasetChange, ClientError> {
+        let verb = if add { "add" } else { "remove" };
+        self.post(
+            &format!("/api/v1/datasets/{}/{verb}", encode_segment(name)),
+            &LfnsRequest {
+                lfns: lfns.to_vec(),
+            },
+        )
+        .await
+    }
+
+    pub async fn freeze_dataset(&self, name: &str) -> Result<DatasetInfo, ClientError> {
+        self.post(
+            &format!("/api/v1/datasets/{}/freeze", encode_segment(name)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn set_dataset_metadata(
+        &self,
+        name: &str,
+        metadata: Metadata,
+    ) -> Result<DatasetInfo, ClientError> {
+        self.post(
+            &format!("/api/v1/datasets/{}/metadata", encode_segment(name)),
+            &DatasetMetadataRequest { metadata },
+        )
+        .await
+    }
+
+    pub async fn delete_dataset(&self, name: &str) -> Result<(), ClientError> {
+        let req = self.request(
+            Method::DELETE,
+            &format!("/api/v1/datasets/{}", encode_segment(name)),
+        );
+        self.send(req).await.map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

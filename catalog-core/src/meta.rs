@@ -69,6 +69,10 @@ pub enum MetaError {
     },
     #[error("invalid field name {0:?}: use letters, digits and '_', starting with a letter or '_', at most 64 characters")]
     BadName(String),
+    #[error(
+        "field name {0:?} is reserved: it is a file attribute or a word of the query language"
+    )]
+    Reserved(String),
     #[error("field {0}: null is not a value (use 'meta rm' to remove a field)")]
     Null(String),
     #[error("field {0}: arrays and objects are not metadata values")]
@@ -241,8 +245,17 @@ pub fn format_datetime(d: &DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// Checks a metadata field name: `[A-Za-z_][A-Za-z0-9_]{0,63}`.
+/// Checks a metadata field name: `[A-Za-z_][A-Za-z0-9_]{0,63}`, and not a reserved word.
 pub fn validate_field_name(name: &str) -> Result<(), MetaError> {
+    validate_field_shape(name)?;
+    if crate::query::is_reserved(name) {
+        return Err(MetaError::Reserved(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks the characters of a field name: `[A-Za-z_][A-Za-z0-9_]{0,63}`.
+pub fn validate_field_shape(name: &str) -> Result<(), MetaError> {
     let mut chars = name.chars();
     let first_ok = chars
         .next()
@@ -322,5 +335,10 @@ mod tests {
         assert!(validate_field_name("9x").is_err());
         assert!(validate_field_name("a-b").is_err());
         assert!(validate_field_name("").is_err());
+        assert_eq!(
+            validate_field_name("size"),
+            Err(MetaError::Reserved("size".into()))
+        );
+        assert!(validate_field_name("order").is_err());
     }
 }

@@ -14,6 +14,13 @@ pub enum Error {
         message: String,
         items: Vec<ItemError>,
     },
+    /// A query that does not read or type, placed in its text when it was text.
+    #[error("{message}")]
+    Query {
+        message: String,
+        line: Option<u32>,
+        column: Option<u32>,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -86,7 +93,7 @@ impl Error {
     pub fn code(&self) -> Code {
         use diesel::result::{DatabaseErrorKind as K, Error as D};
         match self {
-            Error::BadRequest(_) | Error::Invalid { .. } => Code::BadRequest,
+            Error::BadRequest(_) | Error::Invalid { .. } | Error::Query { .. } => Code::BadRequest,
             Error::NotFound(_) | Error::Database(D::NotFound) => Code::NotFound,
             Error::Conflict(_) | Error::Database(D::DatabaseError(K::UniqueViolation, _)) => {
                 Code::Conflict
@@ -143,6 +150,14 @@ impl ResponseError for Error {
             errors: match self {
                 Error::Invalid { items, .. } => items.clone(),
                 _ => Vec::new(),
+            },
+            line: match self {
+                Error::Query { line, .. } => *line,
+                _ => None,
+            },
+            column: match self {
+                Error::Query { column, .. } => *column,
+                _ => None,
             },
         };
         HttpResponse::build(status)

@@ -109,6 +109,19 @@ pub fn ids_by_paths(conn: &mut DbConn, lfns: &[String]) -> Result<HashMap<String
     Ok(out)
 }
 
+/// The files with these ids, in the order of `ids` (ids of no file are left out).
+pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<FileRow>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        let rows: Vec<FileRow> = files::table
+            .filter(files::id.eq_any(chunk))
+            .select(FileRow::as_select())
+            .load(conn)?;
+        found.extend(rows.into_iter().map(|f| (f.id, f)));
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
 /// LFNs for file ids.
 pub fn paths_by_ids(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, String>> {
     let mut out = HashMap::with_capacity(ids.len());

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod datasets;
 pub mod db;
 pub mod deletion;
 pub mod error;
@@ -12,5 +13,6 @@ pub mod metadata;
 pub mod namespace;
 pub mod objects;
 pub mod provenance;
+pub mod query;
 pub mod replicas;
 pub mod storage;

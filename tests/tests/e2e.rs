@@ -3,5 +3,7 @@
 mod e2e {
     pub mod bad_input;
     pub mod catalogue;
+    pub mod datasets;
+    pub mod finding;
     pub mod fixtures;
 }

@@ -10,6 +10,7 @@
 //! `query` module.
 
 mod ast;
+mod check;
 mod dirac;
 mod lexer;
 mod parser;
@@ -18,9 +19,10 @@ mod print;
 pub use ast::{
     builtin_type, is_reserved, Cmp, Expr, Literal, OrderKey, Query, Relation, BUILTIN_ATTRIBUTES,
 };
+pub use check::{check, fields, CheckError};
 pub use dirac::{from_dirac_terms, DiracTerm};
 pub use lexer::Pos;
-pub use parser::{parse, MAX_NESTING};
+pub use parser::{parse, parse_located, MAX_NESTING};
 pub use print::quoted;
 
 /// A query that does not read, with where and what was expected.

@@ -3,18 +3,25 @@
 use super::ast::{Cmp, Expr, Literal, OrderKey, Query, Relation};
 use super::lexer::{tokenize, Pos, Tok, Token};
 use super::ParseError;
-use crate::meta::validate_field_name;
+use crate::meta::validate_field_shape;
 
 /// Deepest nesting of parentheses and sub-queries accepted, so that no input can exhaust
 /// the stack.
 pub const MAX_NESTING: usize = 64;
 
 pub fn parse(text: &str) -> Result<Query, ParseError> {
+    parse_located(text).map(|(q, _)| q)
+}
+
+/// Parses, and gives the position of each condition and order key in the order
+/// [`super::check`] visits them, so that a type error can name its line and column.
+pub fn parse_located(text: &str) -> Result<(Query, Vec<Pos>), ParseError> {
     let tokens = tokenize(text)?;
     let mut p = Parser {
         tokens,
         at: 0,
         depth: 0,
+        leaves: Vec::new(),
     };
     let filter = if p.at_word("order") || p.at_word("limit") || p.peek() == &Tok::End {
         Expr::All
@@ -25,6 +32,7 @@ pub fn parse(text: &str) -> Result<Query, ParseError> {
     if p.eat_word("order") {
         p.expect_word("by")?;
         loop {
+            p.leaves.push(p.pos());
             let field = p.field_name()?;
             let descending = if p.eat_word("desc") {
                 true
@@ -60,17 +68,22 @@ pub fn parse(text: &str) -> Result<Query, ParseError> {
         };
         return Err(p.error(expected));
     }
-    Ok(Query {
-        filter,
-        order,
-        limit,
-    })
+    Ok((
+        Query {
+            filter,
+            order,
+            limit,
+        },
+        p.leaves,
+    ))
 }
 
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
+    /// Where each condition and order key starts, in the order they were read.
+    leaves: Vec<Pos>,
 }
 
 impl Parser {
@@ -186,7 +199,7 @@ impl Parser {
     fn field_name(&mut self) -> Result<String, ParseError> {
         match self.peek().clone() {
             Tok::Ident(name) if !super::ast::RESERVED_WORDS.contains(&name.as_str()) => {
-                validate_field_name(&name)
+                validate_field_shape(&name)
                     .map_err(|e| ParseError::new(self.pos(), "a field name", e.to_string()))?;
                 self.at += 1;
                 Ok(name)
@@ -233,6 +246,12 @@ impl Parser {
         let Tok::Ident(word) = self.peek().clone() else {
             return Err(self.error("a condition: a field name, '(', 'not', 'under', 'has', 'missing', 'dataset', 'replica_at' or 'parent'/'child'/'ancestor'/'descendant'"));
         };
+        if !matches!(
+            word.as_str(),
+            "all" | "parent" | "child" | "ancestor" | "descendant"
+        ) {
+            self.leaves.push(self.pos());
+        }
         match word.as_str() {
             "all" => {
                 self.at += 1;

@@ -291,3 +291,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn type_errors_are_placed_at_their_condition() {
+    use crate::meta::FieldType;
+    let declared = |name: &str| match name {
+        "run" => Some(FieldType::Int),
+        "det" => Some(FieldType::String),
+        "ok" => Some(FieldType::Bool),
+        _ => None,
+    };
+    let text = "run = 3 and has(zz) and\n   det = 5";
+    let (q, pos) = parse_located(text).unwrap();
+    let e = check(&q, &declared).unwrap_err();
+    assert_eq!((pos[e.leaf].line, pos[e.leaf].column), (2, 4));
+    assert!(e.message.contains("'det' is string, but 5 is int"), "{e}");
+
+    let (q, pos) = parse_located("ancestor(run = 1) order by size, nope").unwrap();
+    let e = check(&q, &declared).unwrap_err();
+    assert_eq!(pos[e.leaf].column, 34);
+    assert!(e.message.contains("unknown field 'nope'"));
+
+    assert!(check(&parse("ok > true").unwrap(), &declared).is_err());
+    assert!(check(&parse("size ~ \"x\"").unwrap(), &declared).is_err());
+    assert!(check(
+        &parse("size > 2GiB and created > 2016-01-01 and run in 1..2 and missing(zz)").unwrap(),
+        &declared
+    )
+    .is_ok());
+    assert_eq!(
+        fields(&parse("a = 1 or b = 2 order by a").unwrap()),
+        vec!["a", "b"]
+    );
+}

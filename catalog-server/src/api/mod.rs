@@ -1,7 +1,9 @@
 //! The HTTP API under `/api/v1`: thin handlers that extract, call a domain function and
 //! answer JSON. Every route is listed in `routes`.
 
+pub mod datasets;
 pub mod files;
+pub mod find;
 pub mod health;
 pub mod metadata;
 pub mod namespace;

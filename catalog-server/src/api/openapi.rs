@@ -1,7 +1,7 @@
 use actix_web::{get, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{files, health, metadata, namespace, storage};
+use super::{datasets, files, find, health, metadata, namespace, storage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,17 @@ use super::{files, health, metadata, namespace, storage};
         metadata::get,
         metadata::set,
         metadata::unset,
+        find::find,
+        find::count,
+        find::explain,
+        datasets::create,
+        datasets::list,
+        datasets::show,
+        datasets::add,
+        datasets::remove,
+        datasets::freeze,
+        datasets::set_metadata,
+        datasets::remove_dataset,
         storage::list,
         storage::add,
         storage::upload,

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use super::{files, health, metadata, namespace, openapi, storage};
+use super::{datasets, files, find, health, metadata, namespace, openapi, storage};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz).service(
@@ -29,6 +29,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(metadata::get)
             .service(metadata::set)
             .service(metadata::unset)
+            // finding files
+            .service(find::find)
+            .service(find::count)
+            .service(find::explain)
+            // datasets
+            .service(datasets::create)
+            .service(datasets::list)
+            .service(datasets::show)
+            .service(datasets::add)
+            .service(datasets::remove)
+            .service(datasets::freeze)
+            .service(datasets::set_metadata)
+            .service(datasets::remove_dataset)
             // storage elements and their bytes
             .service(storage::list)
             .service(storage::add)

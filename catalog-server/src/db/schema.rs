@@ -105,7 +105,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    datasets (id) {
+        id -> BigInt,
+        name -> Text,
+        query -> Nullable<Text>,
+        frozen -> Bool,
+        metadata -> Text,
+        owner -> Text,
+        created -> Timestamp,
+        modified -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dataset_files (dataset_id, file_id) {
+        dataset_id -> BigInt,
+        file_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    dir_schemas (dir_id) {
+        dir_id -> BigInt,
+        schema -> Text,
+        created -> Timestamp,
+    }
+}
+
 diesel::joinable!(files -> directories (dir_id));
+diesel::joinable!(dataset_files -> datasets (dataset_id));
+diesel::joinable!(dataset_files -> files (file_id));
+diesel::joinable!(dir_schemas -> directories (dir_id));
 diesel::joinable!(replicas -> files (file_id));
 diesel::joinable!(replicas -> storage_elements (se_id));
 diesel::joinable!(file_meta -> files (file_id));
@@ -123,4 +154,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     file_meta,
     dir_meta,
     file_parents,
+    datasets,
+    dataset_files,
+    dir_schemas,
 );

@@ -17,7 +17,7 @@ pub fn line(lfn: &str, size: i64, metadata: Value, parents: &[&str]) -> Value {
     json!({
         "lfn": lfn,
         "size": size,
-        "adler32": format!("{:08x}", size * 7 + 1),
+        "adler32": format!("{:08x}", (size * 7 + 1) & 0xffff_ffff),
         "se": "local",
         "pfn": lfn.trim_start_matches('/'),
         "metadata": metadata,

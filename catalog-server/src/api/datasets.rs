@@ -1,0 +1,133 @@
+use actix_web::{delete, get, post, web, HttpResponse};
+use catalog_core::api::{
+    DatasetChange, DatasetInfo, DatasetMetadataRequest, DatasetsResponse, LfnsRequest, NewDataset,
+};
+
+use crate::app::AppState;
+use crate::datasets;
+use crate::error::Result;
+
+/// Create a dataset: dynamic (a query) or frozen (a query evaluated now, or a list of files).
+#[utoipa::path(post, path = "/api/v1/datasets", request_body = NewDataset,
+    responses((status = 200, body = DatasetInfo), (status = 400, body = catalog_core::api::Problem), (status = 409)))]
+#[post("/datasets")]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: web::Json<NewDataset>,
+) -> Result<web::Json<DatasetInfo>> {
+    let user = state.user.clone();
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| datasets::create(c, &req, &user))
+            .await?,
+    ))
+}
+
+/// Every dataset (without counts).
+#[utoipa::path(get, path = "/api/v1/datasets", responses((status = 200, body = DatasetsResponse)))]
+#[get("/datasets")]
+pub async fn list(state: web::Data<AppState>) -> Result<web::Json<DatasetsResponse>> {
+    Ok(web::Json(DatasetsResponse {
+        datasets: state.db.read(datasets::list).await?,
+    }))
+}
+
+/// A dataset with its file count, total size and content hash.
+#[utoipa::path(get, path = "/api/v1/datasets/{name}", responses((status = 200, body = DatasetInfo), (status = 404)))]
+#[get("/datasets/{name}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<web::Json<DatasetInfo>> {
+    Ok(web::Json(
+        state.db.read(move |c| datasets::show(c, &name)).await?,
+    ))
+}
+
+/// Add files to a frozen dataset.
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/add", request_body = LfnsRequest,
+    responses((status = 200, body = DatasetChange), (status = 400), (status = 404)))]
+#[post("/datasets/{name}/add")]
+pub async fn add(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    req: web::Json<LfnsRequest>,
+) -> Result<web::Json<DatasetChange>> {
+    change(state, name.into_inner(), req.into_inner(), true).await
+}
+
+/// Remove files from a frozen dataset.
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/remove", request_body = LfnsRequest,
+    responses((status = 200, body = DatasetChange), (status = 400), (status = 404)))]
+#[post("/datasets/{name}/remove")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    req: web::Json<LfnsRequest>,
+) -> Result<web::Json<DatasetChange>> {
+    change(state, name.into_inner(), req.into_inner(), false).await
+}
+
+async fn change(
+    state: web::Data<AppState>,
+    name: String,
+    req: LfnsRequest,
+    adding: bool,
+) -> Result<web::Json<DatasetChange>> {
+    let resp = state
+        .db
+        .write(move |c| {
+            let changed = if adding {
+                datasets::add_files(c, &name, &req.lfns)?
+            } else {
+                datasets::remove_files(c, &name, &req.lfns)?
+            };
+            Ok(DatasetChange {
+                changed,
+                dataset: datasets::show(c, &name)?,
+            })
+        })
+        .await?;
+    Ok(web::Json(resp))
+}
+
+/// Freeze a dynamic dataset with the files that match its query now.
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/freeze", responses((status = 200, body = DatasetInfo), (status = 404), (status = 409)))]
+#[post("/datasets/{name}/freeze")]
+pub async fn freeze(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<web::Json<DatasetInfo>> {
+    Ok(web::Json(
+        state.db.write(move |c| datasets::freeze(c, &name)).await?,
+    ))
+}
+
+/// Set metadata on a dataset.
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/metadata", request_body = DatasetMetadataRequest,
+    responses((status = 200, body = DatasetInfo), (status = 400), (status = 404)))]
+#[post("/datasets/{name}/metadata")]
+pub async fn set_metadata(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    req: web::Json<DatasetMetadataRequest>,
+) -> Result<web::Json<DatasetInfo>> {
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| datasets::set_metadata(c, &name, &req.metadata))
+            .await?,
+    ))
+}
+
+/// Remove a dataset (its files stay).
+#[utoipa::path(delete, path = "/api/v1/datasets/{name}", responses((status = 204), (status = 404), (status = 409)))]
+#[delete("/datasets/{name}")]
+pub async fn remove_dataset(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse> {
+    state.db.write(move |c| datasets::delete(c, &name)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,12 @@
+DROP TABLE dir_schemas;
+DROP TABLE dataset_files;
+DROP TABLE datasets;
+DROP INDEX replicas_se;
+CREATE INDEX replicas_se ON replicas(se_id);
+DROP INDEX files_adler32;
+DROP INDEX files_owner;
+DROP INDEX files_status;
+DROP INDEX files_modified;
+DROP INDEX files_created;
+DROP INDEX files_size;
+DROP INDEX files_name;
