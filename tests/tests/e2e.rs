@@ -6,4 +6,5 @@ mod e2e {
     pub mod datasets;
     pub mod finding;
     pub mod fixtures;
+    pub mod scale;
 }
