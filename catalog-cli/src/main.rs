@@ -7,6 +7,7 @@ mod namespace;
 mod output;
 mod provenance;
 mod register;
+mod schemas;
 mod storage;
 mod transfer;
 
@@ -75,6 +76,9 @@ enum Command {
     /// Datasets: named sets of files
     #[command(subcommand)]
     Dataset(datasets::DatasetCommand),
+    /// JSON Schemas that the metadata of the files below a directory must satisfy
+    #[command(subcommand)]
+    Schema(schemas::SchemaCommand),
 }
 
 /// What every command gets: the server and how to print.
@@ -129,6 +133,7 @@ async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         }
         Command::Find(a) => find::run(ctx, a).await,
         Command::Dataset(c) => datasets::run(ctx, c).await,
+        Command::Schema(c) => schemas::run(ctx, c).await,
     }
 }
 

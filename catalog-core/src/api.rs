@@ -531,3 +531,23 @@ pub struct DatasetChange {
     pub changed: u64,
     pub dataset: DatasetInfo,
 }
+
+// ---- schemas ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSchemaRequest {
+    /// The directory.
+    pub path: String,
+    /// A JSON Schema for the effective metadata of each file below the directory.
+    #[schema(value_type = Object)]
+    pub schema: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SchemaInfo {
+    pub path: String,
+    #[schema(value_type = Object)]
+    pub schema: Value,
+    pub created: NaiveDateTime,
+}

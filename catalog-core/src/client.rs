@@ -459,6 +459,34 @@ impl Client {
         self.post("/api/v1/find/explain", req).await
     }
 
+    // ---- schemas ----
+
+    pub async fn set_schema(
+        &self,
+        path: &str,
+        schema: serde_json::Value,
+    ) -> Result<SchemaInfo, ClientError> {
+        self.post(
+            "/api/v1/schemas",
+            &SetSchemaRequest {
+                path: path.to_owned(),
+                schema,
+            },
+        )
+        .await
+    }
+
+    pub async fn schema(&self, path: &str) -> Result<SchemaInfo, ClientError> {
+        self.get("/api/v1/schemas", &[("path", path)]).await
+    }
+
+    pub async fn remove_schema(&self, path: &str) -> Result<(), ClientError> {
+        let req = self
+            .request(Method::DELETE, "/api/v1/schemas")
+            .query(&[("path", path)]);
+        self.send(req).await.map(|_| ())
+    }
+
     // ---- datasets ----
 
     pub async fn create_dataset(&self, new: &NewDataset) -> Result<DatasetInfo, ClientError> {

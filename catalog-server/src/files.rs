@@ -460,6 +460,11 @@ pub fn register(conn: &mut DbConn, req: &RegisterRequest, owner: &str) -> Result
             errors.into_result("registration")?;
         }
     }
+    let new_ids: Vec<i64> = batch.iter().map(|f| id_of(&f.lfn)).collect::<Result<_>>()?;
+    let rows: Vec<(usize, FileRow)> = by_ids(conn, &new_ids)?.into_iter().enumerate().collect();
+    let mut errors = ItemErrors::default();
+    crate::schemas::check_files(conn, &rows, &mut errors)?;
+    errors.into_result("registration")?;
     let items = batch
         .iter()
         .zip(guids)

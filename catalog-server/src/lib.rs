@@ -15,4 +15,5 @@ pub mod objects;
 pub mod provenance;
 pub mod query;
 pub mod replicas;
+pub mod schemas;
 pub mod storage;

@@ -158,7 +158,10 @@ pub fn declare(conn: &mut DbConn, new: &NewField) -> Result<FieldInfo> {
             "field {} is already declared as {}",
             f.name, f.ftype
         ))),
-        None => insert_field(conn, &new.name, new.field_type, new.description.as_deref())?.info(),
+        None => {
+            crate::schemas::check_declaration(conn, &new.name, new.field_type)?;
+            insert_field(conn, &new.name, new.field_type, new.description.as_deref())?.info()
+        }
     }
 }
 
@@ -286,7 +289,20 @@ pub fn set(conn: &mut DbConn, path: &str, values: &Metadata) -> Result<PathMetad
             crate::insert_rows!(conn, dir_meta::table, &rows)?;
         }
     }
+    check_schemas(conn, t, "metadata change")?;
     of_path(conn, path)
+}
+
+/// The files a metadata change touched must still satisfy the schemas above them.
+fn check_schemas(conn: &mut DbConn, t: Target, what: &str) -> Result<()> {
+    match t {
+        Target::File(f) => {
+            let mut errors = ItemErrors::default();
+            crate::schemas::check_files(conn, &[(0, f)], &mut errors)?;
+            errors.into_result(what)
+        }
+        Target::Dir(d) => crate::schemas::check_below(conn, &d, what),
+    }
 }
 
 /// Removes fields from a file or directory (inherited values are not touched).
@@ -299,7 +315,7 @@ pub fn unset(conn: &mut DbConn, path: &str, names: &[String]) -> Result<PathMeta
         )));
     }
     let ids: Vec<i64> = fields.values().map(|f| f.id).collect();
-    match t {
+    match &t {
         Target::File(f) => {
             diesel::delete(
                 file_meta::table
@@ -317,6 +333,7 @@ pub fn unset(conn: &mut DbConn, path: &str, names: &[String]) -> Result<PathMeta
             .execute(conn)?;
         }
     }
+    check_schemas(conn, t, "metadata change")?;
     of_path(conn, path)
 }
 

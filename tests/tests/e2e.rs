@@ -7,4 +7,5 @@ mod e2e {
     pub mod finding;
     pub mod fixtures;
     pub mod scale;
+    pub mod schemas;
 }

@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod namespace;
 pub mod openapi;
 pub mod routes;
+pub mod schemas;
 pub mod storage;
 
 use actix_web::{error::InternalError, web, HttpResponse, ResponseError};

@@ -1,7 +1,7 @@
 use actix_web::{get, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{datasets, files, find, health, metadata, namespace, storage};
+use super::{datasets, files, find, health, metadata, namespace, schemas, storage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,9 @@ use super::{datasets, files, find, health, metadata, namespace, storage};
         metadata::get,
         metadata::set,
         metadata::unset,
+        schemas::set,
+        schemas::get,
+        schemas::remove,
         find::find,
         find::count,
         find::explain,

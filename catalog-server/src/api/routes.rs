@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use super::{datasets, files, find, health, metadata, namespace, openapi, storage};
+use super::{datasets, files, find, health, metadata, namespace, openapi, schemas, storage};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz).service(
@@ -29,6 +29,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(metadata::get)
             .service(metadata::set)
             .service(metadata::unset)
+            .service(schemas::set)
+            .service(schemas::get)
+            .service(schemas::remove)
             // finding files
             .service(find::find)
             .service(find::count)

@@ -26,7 +26,10 @@ fn selective_query_uses_the_metadata_indexes(backend: Backend) {
                 })
             })
             .collect();
-        let (status, body) = s.post_json("/api/v1/files", &json!({"files": files, "create_dirs": true}));
+        let (status, body) = s.post_json(
+            "/api/v1/files",
+            &json!({"files": files, "create_dirs": true}),
+        );
         assert_eq!(status, 200, "batch at {start}: {body}");
     }
     let q = "run = 17 and detector = \"D017\"";
@@ -35,14 +38,28 @@ fn selective_query_uses_the_metadata_indexes(backend: Backend) {
     assert_eq!(s.ok(&["find", "--count", "run = 17"]).trim(), "100");
 
     let explain = s.json(&["find", "--explain", q]);
-    let plan: Vec<String> = explain["plan"].as_array().expect("plan").iter().map(|l| l.as_str().expect("line").to_owned()).collect();
+    let plan: Vec<String> = explain["plan"]
+        .as_array()
+        .expect("plan")
+        .iter()
+        .map(|l| l.as_str().expect("line").to_owned())
+        .collect();
     let text = plan.join("\n");
     eprintln!("{} plan for {q}:\n{text}", explain["database"]);
-    assert!(text.contains("file_meta_ival"), "the int field's index is not used:\n{text}");
-    assert!(text.contains("file_meta_sval"), "the string field's index is not used:\n{text}");
+    assert!(
+        text.contains("file_meta_ival"),
+        "the int field's index is not used:\n{text}"
+    );
+    assert!(
+        text.contains("file_meta_sval"),
+        "the string field's index is not used:\n{text}"
+    );
     match backend {
         Backend::Sqlite => {
-            assert!(!plan.iter().any(|l| l.trim_start().starts_with("SCAN")), "a table is scanned:\n{text}");
+            assert!(
+                !plan.iter().any(|l| l.trim_start().starts_with("SCAN")),
+                "a table is scanned:\n{text}"
+            );
         }
         Backend::Postgres => {
             assert!(!text.contains("Seq Scan"), "a table is scanned:\n{text}");
