@@ -8,6 +8,7 @@ mod output;
 mod provenance;
 mod register;
 mod schemas;
+mod search;
 mod storage;
 mod transfer;
 
@@ -73,6 +74,8 @@ enum Command {
     Descendants(provenance::LineageArgs),
     /// Find files by metadata, attributes, place and provenance
     Find(find::FindArgs),
+    /// Full-text search over paths, names, string metadata and datasets, ranked
+    Search(search::SearchArgs),
     /// Datasets: named sets of files
     #[command(subcommand)]
     Dataset(datasets::DatasetCommand),
@@ -132,6 +135,7 @@ async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
             provenance::lineage(ctx, a, provenance::Direction::Descendants).await
         }
         Command::Find(a) => find::run(ctx, a).await,
+        Command::Search(a) => search::run(ctx, a).await,
         Command::Dataset(c) => datasets::run(ctx, c).await,
         Command::Schema(c) => schemas::run(ctx, c).await,
     }

@@ -551,3 +551,35 @@ pub struct SchemaInfo {
     pub schema: Value,
     pub created: NaiveDateTime,
 }
+
+// ---- full-text search ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Words to find in paths, names, string metadata and datasets (all of them must
+    /// appear; "quoted phrases", `-word` to exclude, `meta:word` for one field).
+    pub text: String,
+    /// Only files matching this query (datasets are left out then).
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub r#where: Option<String>,
+    /// At most this many hits (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchHit {
+    /// `file` or `dataset`.
+    pub kind: String,
+    /// The LFN of a file, the name of a dataset.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchResponse {
+    pub hits: Vec<SearchHit>,
+}

@@ -459,6 +459,10 @@ impl Client {
         self.post("/api/v1/find/explain", req).await
     }
 
+    pub async fn search(&self, req: &SearchRequest) -> Result<SearchResponse, ClientError> {
+        self.post("/api/v1/search", req).await
+    }
+
     // ---- schemas ----
 
     pub async fn set_schema(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::search::Search;
 use crate::{api, storage};
 
 /// What every handler can reach.
@@ -14,6 +15,7 @@ pub struct AppState {
     pub db: Db,
     /// Owner of what is created (auth is `open`: one local user).
     pub user: String,
+    pub search: Search,
 }
 
 /// Name of the storage element made in the data directory.
@@ -30,14 +32,34 @@ pub fn open(config: &Config) -> anyhow::Result<AppState> {
     })?;
     let se_dir: PathBuf = config.data_dir.join("storage").join(DEFAULT_SE);
     storage::ensure_default(&mut *db.write_conn()?, DEFAULT_SE, &se_dir)?;
+    let search = Search::open(&config.data_dir.join("search"))?;
     Ok(AppState {
         db,
         user: crate::namespace::LOCAL_USER.to_owned(),
+        search,
     })
 }
 
 /// Serves until SIGTERM or ctrl-c, then finishes the requests under way.
-pub async fn serve(config: Config, state: AppState) -> anyhow::Result<()> {
+pub async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
+    state.search.start_indexer(state.db.clone());
+    // A missing or stale index (a crash between a commit and its indexing, or a deleted
+    // index directory) is rebuilt in the background; search answers meanwhile.
+    let (db, search) = (state.db.clone(), state.search.clone());
+    tokio::spawn(async move {
+        let s = search.clone();
+        match db.read(move |c| s.looks_complete(c)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("rebuilding the search index");
+                match db.read(move |c| search.rebuild(c, &|_, _| {})).await {
+                    Ok(n) => tracing::info!(files = n, "search index rebuilt"),
+                    Err(e) => tracing::error!(error = %e, "search index rebuild failed"),
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot check the search index"),
+        }
+    });
     let data = web::Data::new(state);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())

@@ -16,4 +16,5 @@ pub mod provenance;
 pub mod query;
 pub mod replicas;
 pub mod schemas;
+pub mod search;
 pub mod storage;

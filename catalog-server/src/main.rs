@@ -21,6 +21,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit
     Migrate,
+    /// Rebuild the full-text search index from the database (stop the server first)
+    Reindex,
 }
 
 fn main() {
@@ -48,6 +50,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = db::Db::open(&config.database_url)?;
             drop(db);
             println!("database {} is up to date", config.database_url.redacted());
+            Ok(())
+        }
+        Command::Reindex => {
+            let db = db::Db::open(&config.database_url)?;
+            let search = catalog_server::search::Search::open(&config.data_dir.join("search"))?;
+            let mut conn = db.write_conn()?;
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let n = search.rebuild(&mut conn, &|done, total| {
+                if tty {
+                    eprint!("\rindexed {done} of {total} files");
+                }
+            })?;
+            if tty {
+                eprintln!();
+            }
+            println!(
+                "search index rebuilt: {n} files, in {}",
+                config.data_dir.join("search").display()
+            );
             Ok(())
         }
         Command::Serve => {

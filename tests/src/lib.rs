@@ -70,46 +70,7 @@ impl TestServer {
             Backend::Postgres => Some(postgres::Database::create()),
             Backend::Sqlite => None,
         };
-        let mut cmd = Command::new(bin_dir().join("catalog-server"));
-        cmd.arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--bind")
-            .arg("127.0.0.1:0");
-        if let Some(db) = &pg_database {
-            cmd.arg("--database-url").arg(&db.url);
-        }
-        for var in [
-            "CATALOG_CONFIG",
-            "CATALOG_DATABASE_URL",
-            "CATALOG_BIND",
-            "CATALOG_DATA_DIR",
-        ] {
-            cmd.env_remove(var);
-        }
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start catalog-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("catalog-server listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(u) => u,
-            Err(_) => {
-                let _ = child.kill();
-                let log =
-                    std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-                panic!("catalog-server did not start within 60 s; its log:\n{log}");
-            }
-        };
+        let (child, url) = spawn_server(dir.path(), pg_database.as_ref().map(|d| d.url.as_str()));
         TestServer {
             backend,
             url,
@@ -117,6 +78,47 @@ impl TestServer {
             child,
             pg_database,
         }
+    }
+
+    /// The options that point `catalog-server` at this server's data and database.
+    fn location_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-dir".to_owned(),
+            self.dir.path().join("data").display().to_string(),
+        ];
+        if let Some(db) = &self.pg_database {
+            args.extend(["--database-url".to_owned(), db.url.clone()]);
+        }
+        args
+    }
+
+    /// Stops the server (SIGTERM, as an operator would) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same data and database (after [`TestServer::stop`]).
+    pub fn restart(&mut self) {
+        let (child, url) = spawn_server(
+            self.dir.path(),
+            self.pg_database.as_ref().map(|d| d.url.as_str()),
+        );
+        self.child = child;
+        self.url = url;
+    }
+
+    /// Runs `catalog-server ARGS...` on this server's data and database.
+    pub fn server_command(&self, args: &[&str]) -> Output {
+        Command::new(bin_dir().join("catalog-server"))
+            .args(args)
+            .args(self.location_args())
+            .env_remove("CATALOG_CONFIG")
+            .env_remove("CATALOG_DATABASE_URL")
+            .output()
+            .expect("run catalog-server")
     }
 
     /// The storage directory of the default `local` storage element.
@@ -263,6 +265,54 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("server not healthy after {deadline:?}");
+    }
+}
+
+/// Starts `catalog-server` on `dir`/data (and PostgreSQL database `pg`, if any), on a free
+/// port; returns the process and its URL.
+fn spawn_server(dir: &Path, pg: Option<&str>) -> (Child, String) {
+    let mut cmd = Command::new(bin_dir().join("catalog-server"));
+    cmd.arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--bind")
+        .arg("127.0.0.1:0");
+    if let Some(url) = pg {
+        cmd.arg("--database-url").arg(url);
+    }
+    for var in [
+        "CATALOG_CONFIG",
+        "CATALOG_DATABASE_URL",
+        "CATALOG_BIND",
+        "CATALOG_DATA_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("log file");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start catalog-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("catalog-server listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (child, url),
+        Err(_) => {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            panic!("catalog-server did not start within 60 s; its log:\n{log}");
+        }
     }
 }
 

@@ -8,4 +8,5 @@ mod e2e {
     pub mod fixtures;
     pub mod scale;
     pub mod schemas;
+    pub mod search;
 }

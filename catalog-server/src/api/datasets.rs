@@ -5,7 +5,9 @@ use catalog_core::api::{
 
 use crate::app::AppState;
 use crate::datasets;
+use crate::db::DbConn;
 use crate::error::Result;
+use crate::search::Change;
 
 /// Create a dataset: dynamic (a query) or frozen (a query evaluated now, or a list of files).
 #[utoipa::path(post, path = "/api/v1/datasets", request_body = NewDataset,
@@ -16,12 +18,22 @@ pub async fn create(
     req: web::Json<NewDataset>,
 ) -> Result<web::Json<DatasetInfo>> {
     let user = state.user.clone();
+    let name = req.name.clone();
     Ok(web::Json(
-        state
-            .db
-            .write(move |c| datasets::create(c, &req, &user))
-            .await?,
+        write_dataset(&state, name, move |c, _| datasets::create(c, &req, &user)).await?,
     ))
+}
+
+/// Runs a change to dataset `name`, then tells the search index about it.
+async fn write_dataset<R, F>(state: &AppState, name: String, f: F) -> Result<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut DbConn, &str) -> Result<R> + Send + 'static,
+{
+    let n = name.clone();
+    let r = state.db.write(move |c| f(c, &n)).await?;
+    state.search.changed(vec![Change::Dataset(name)]);
+    Ok(r)
 }
 
 /// Every dataset (without counts).
@@ -100,7 +112,7 @@ pub async fn freeze(
     name: web::Path<String>,
 ) -> Result<web::Json<DatasetInfo>> {
     Ok(web::Json(
-        state.db.write(move |c| datasets::freeze(c, &name)).await?,
+        write_dataset(&state, name.into_inner(), datasets::freeze).await?,
     ))
 }
 
@@ -113,11 +125,9 @@ pub async fn set_metadata(
     name: web::Path<String>,
     req: web::Json<DatasetMetadataRequest>,
 ) -> Result<web::Json<DatasetInfo>> {
+    let write = move |c: &mut DbConn, n: &str| datasets::set_metadata(c, n, &req.metadata);
     Ok(web::Json(
-        state
-            .db
-            .write(move |c| datasets::set_metadata(c, &name, &req.metadata))
-            .await?,
+        write_dataset(&state, name.into_inner(), write).await?,
     ))
 }
 
@@ -128,6 +138,6 @@ pub async fn remove_dataset(
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse> {
-    state.db.write(move |c| datasets::delete(c, &name)).await?;
+    write_dataset(&state, name.into_inner(), datasets::delete).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,6 +8,7 @@ use catalog_core::api::{
 use crate::app::AppState;
 use crate::error::Result;
 use crate::provenance::{self, Direction};
+use crate::search::Change;
 use crate::{deletion, files, metadata, replicas};
 
 /// Register up to 10,000 files with replicas, checksums, metadata and parents: all or nothing.
@@ -19,12 +20,13 @@ pub async fn register(
     req: web::Json<RegisterRequest>,
 ) -> Result<web::Json<RegisterResponse>> {
     let user = state.user.clone();
-    Ok(web::Json(
-        state
-            .db
-            .write(move |c| files::register(c, &req, &user))
-            .await?,
-    ))
+    let resp = state
+        .db
+        .write(move |c| files::register(c, &req, &user))
+        .await?;
+    let lfns = resp.items.iter().map(|i| i.lfn.clone()).collect();
+    state.search.changed(vec![Change::Lfns(lfns)]);
+    Ok(web::Json(resp))
 }
 
 /// Attributes of up to 10,000 files.
@@ -48,7 +50,10 @@ pub async fn delete(
     req: web::Json<LfnsRequest>,
 ) -> Result<web::Json<DeleteResponse>> {
     let rows = state.db.read(move |c| files::require(c, &req.lfns)).await?;
-    Ok(web::Json(deletion::remove_files(&state.db, rows).await?))
+    let ids = rows.iter().map(|f| f.id).collect();
+    let resp = deletion::remove_files(&state.db, rows).await;
+    state.search.changed(vec![Change::Files(ids)]);
+    Ok(web::Json(resp?))
 }
 
 /// Replicas of up to 10,000 files.

@@ -7,6 +7,7 @@ use super::namespace::PathQuery;
 use crate::app::AppState;
 use crate::error::Result;
 use crate::metadata;
+use crate::search::Change;
 
 /// Declared metadata fields.
 #[utoipa::path(get, path = "/api/v1/metadata/fields", responses((status = 200, body = FieldsResponse)))]
@@ -51,12 +52,13 @@ pub async fn set(
     state: web::Data<AppState>,
     req: web::Json<SetMetadataRequest>,
 ) -> Result<web::Json<PathMetadata>> {
-    Ok(web::Json(
-        state
-            .db
-            .write(move |c| metadata::set(c, &req.path, &req.values))
-            .await?,
-    ))
+    let path = req.path.clone();
+    let resp = state
+        .db
+        .write(move |c| metadata::set(c, &req.path, &req.values))
+        .await?;
+    state.search.changed(vec![Change::Below(path)]);
+    Ok(web::Json(resp))
 }
 
 /// Remove fields from a file or directory.
@@ -66,10 +68,11 @@ pub async fn unset(
     state: web::Data<AppState>,
     req: web::Json<UnsetMetadataRequest>,
 ) -> Result<web::Json<PathMetadata>> {
-    Ok(web::Json(
-        state
-            .db
-            .write(move |c| metadata::unset(c, &req.path, &req.fields))
-            .await?,
-    ))
+    let path = req.path.clone();
+    let resp = state
+        .db
+        .write(move |c| metadata::unset(c, &req.path, &req.fields))
+        .await?;
+    state.search.changed(vec![Change::Below(path)]);
+    Ok(web::Json(resp))
 }

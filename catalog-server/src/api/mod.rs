@@ -10,6 +10,7 @@ pub mod namespace;
 pub mod openapi;
 pub mod routes;
 pub mod schemas;
+pub mod search;
 pub mod storage;
 
 use actix_web::{error::InternalError, web, HttpResponse, ResponseError};

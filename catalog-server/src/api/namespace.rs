@@ -5,6 +5,7 @@ use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::error::{Error, Result};
+use crate::search::Change;
 use crate::{deletion, namespace};
 
 #[derive(Deserialize, IntoParams)]
@@ -133,9 +134,11 @@ pub async fn move_path(
     state: web::Data<AppState>,
     req: web::Json<MoveRequest>,
 ) -> Result<HttpResponse> {
+    let dst = req.dst.clone();
     let entry = state
         .db
         .write(move |c| namespace::move_path(c, &req.src, &req.dst))
         .await?;
+    state.search.changed(vec![Change::Below(dst)]);
     Ok(HttpResponse::Ok().json(entry))
 }

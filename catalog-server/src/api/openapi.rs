@@ -1,7 +1,7 @@
 use actix_web::{get, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{datasets, files, find, health, metadata, namespace, schemas, storage};
+use super::{datasets, files, find, health, metadata, namespace, schemas, search, storage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use super::{datasets, files, find, health, metadata, namespace, schemas, storage
         find::find,
         find::count,
         find::explain,
+        search::search,
         datasets::create,
         datasets::list,
         datasets::show,

@@ -2,7 +2,9 @@
 
 use actix_web::web;
 
-use super::{datasets, files, find, health, metadata, namespace, openapi, schemas, storage};
+use super::{
+    datasets, files, find, health, metadata, namespace, openapi, schemas, search, storage,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz).service(
@@ -36,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(find::find)
             .service(find::count)
             .service(find::explain)
+            .service(search::search)
             // datasets
             .service(datasets::create)
             .service(datasets::list)
