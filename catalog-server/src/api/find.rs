@@ -2,8 +2,25 @@ use actix_web::{post, web};
 use catalog_core::api::{CountResponse, ExplainResponse, FindRequest, FindResponse};
 
 use crate::app::AppState;
+use crate::db::DbConn;
 use crate::error::Result;
 use crate::query;
+use catalog_core::query::Query;
+
+/// Reads and checks the request's query, then runs `op` on it, on a read connection.
+async fn on_query<R: Send + 'static>(
+    state: &AppState,
+    req: FindRequest,
+    op: fn(&mut DbConn, &FindRequest, &Query) -> Result<R>,
+) -> Result<R> {
+    state
+        .db
+        .read(move |c| {
+            let q = query::read_request(c, &req)?;
+            op(c, &req, &q)
+        })
+        .await
+}
 
 /// Files matching a query, a page at a time in a stable order (`order by`, then file id).
 #[utoipa::path(post, path = "/api/v1/find", request_body = FindRequest,
@@ -13,14 +30,10 @@ pub async fn find(
     state: web::Data<AppState>,
     req: web::Json<FindRequest>,
 ) -> Result<web::Json<FindResponse>> {
-    let resp = state
-        .db
-        .read(move |c| {
-            let q = query::read_request(c, &req)?;
-            query::find(c, &q, req.cursor.as_deref(), req.page_size)
-        })
-        .await?;
-    Ok(web::Json(resp))
+    let find = |c: &mut DbConn, r: &FindRequest, q: &Query| {
+        query::find(c, q, r.cursor.as_deref(), r.page_size)
+    };
+    Ok(web::Json(on_query(&state, req.into_inner(), find).await?))
 }
 
 /// How many files match a query, and their total size.
@@ -31,14 +44,9 @@ pub async fn count(
     state: web::Data<AppState>,
     req: web::Json<FindRequest>,
 ) -> Result<web::Json<CountResponse>> {
-    let resp = state
-        .db
-        .read(move |c| {
-            let q = query::read_request(c, &req)?;
-            query::count(c, &q)
-        })
-        .await?;
-    Ok(web::Json(resp))
+    Ok(web::Json(
+        on_query(&state, req.into_inner(), |c, _, q| query::count(c, q)).await?,
+    ))
 }
 
 /// The normalised query, its SQL and the database's plan for it.
@@ -49,12 +57,7 @@ pub async fn explain(
     state: web::Data<AppState>,
     req: web::Json<FindRequest>,
 ) -> Result<web::Json<ExplainResponse>> {
-    let resp = state
-        .db
-        .read(move |c| {
-            let q = query::read_request(c, &req)?;
-            query::explain(c, &q)
-        })
-        .await?;
-    Ok(web::Json(resp))
+    Ok(web::Json(
+        on_query(&state, req.into_inner(), |c, _, q| query::explain(c, q)).await?,
+    ))
 }

@@ -274,38 +274,26 @@ fn key_values(c: &mut Compiler<'_>, keys: &[Key], id: i64) -> Result<Vec<KeyValu
         c.sql
             .push(" AS v FROM files f WHERE f.id = ")
             .bind(Bind::Int(id));
-        let first = |n: usize| {
-            if n == 0 {
-                Err(Error::Internal("a file of the page vanished".into()))
-            } else {
-                Ok(())
-            }
-        };
         let v = match (k.target, k.target.field_type()) {
-            (Target::Column(..), FieldType::Datetime) => {
-                let r = c.sql.load::<T>(c.conn)?;
-                first(r.len())?;
-                r[0].v.map(KeyValue::Time)
-            }
-            (_, FieldType::Float) => {
-                let r = c.sql.load::<F>(c.conn)?;
-                first(r.len())?;
-                r[0].v.map(KeyValue::Float)
-            }
-            (_, FieldType::String) => {
-                let r = c.sql.load::<S>(c.conn)?;
-                first(r.len())?;
-                r[0].v.clone().map(KeyValue::Text)
-            }
-            _ => {
-                let r = c.sql.load::<I>(c.conn)?;
-                first(r.len())?;
-                r[0].v.map(KeyValue::Int)
-            }
+            (Target::Column(..), FieldType::Datetime) => single::<T>(c)?.v.map(KeyValue::Time),
+            (_, FieldType::Float) => single::<F>(c)?.v.map(KeyValue::Float),
+            (_, FieldType::String) => single::<S>(c)?.v.map(KeyValue::Text),
+            _ => single::<I>(c)?.v.map(KeyValue::Int),
         };
         out.push(v.unwrap_or(KeyValue::Null));
     }
     Ok(out)
+}
+
+/// The one row the compiler's statement returns.
+fn single<R>(c: &mut Compiler<'_>) -> Result<R>
+where
+    R: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
+{
+    c.sql
+        .load::<R>(c.conn)?
+        .pop()
+        .ok_or_else(|| Error::Internal("a file of the page vanished".into()))
 }
 
 /// How many files match `q` (at most its limit), and their total size.
