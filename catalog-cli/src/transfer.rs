@@ -2,18 +2,15 @@
 
 use anyhow::{bail, Context};
 use catalog_core::api::{Entry, Metadata, NewFile, NewReplica, RegisterRequest, MAX_BATCH};
-use catalog_core::checksum::StreamSum;
+use catalog_core::transfer::{self, TransferError};
 use catalog_core::{lfn, Client};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
 
 use crate::metadata::{parse_assignments, read_meta_file};
 use crate::output::{self, Format};
 use crate::Ctx;
-
-const CHUNK: usize = 256 * 1024;
 
 #[derive(Args)]
 pub struct PutArgs {
@@ -175,56 +172,16 @@ async fn upload_one(
     u: &Upload,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<String> {
-    let file = tokio::fs::File::open(&u.local)
-        .await
-        .with_context(|| format!("cannot open {}", u.local.display()))?;
-    let sum = Arc::new(Mutex::new(StreamSum::new()));
-    let (sum_in, bar_in) = (sum.clone(), bar.clone());
-    let body = futures_util::stream::unfold(file, move |mut file| {
-        let (sum, bar) = (sum_in.clone(), bar_in.clone());
-        async move {
-            let mut buf = vec![0u8; CHUNK];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if let Ok(mut s) = sum.lock() {
-                        s.update(&buf);
-                    }
-                    bar.inc(n as u64);
-                    Some((Ok(buf), file))
-                }
-                Err(e) => Some((Err(e), file)),
-            }
-        }
-    });
-    let answer = client
-        .upload(se, pfn, u.size, body)
-        .await
-        .map_err(|e| match e.status() {
-            Some(409) => anyhow::anyhow!(
-                "cannot put {}: {} already has bytes on storage element {se} ({e})",
-                u.local.display(),
-                u.lfn
-            ),
-            _ => anyhow::anyhow!("cannot put {}: {e}", u.local.display()),
-        })?;
-    let (size, adler32) = {
-        let s = sum
-            .lock()
-            .map_err(|_| anyhow::anyhow!("checksum state poisoned"))?;
-        (s.size(), s.adler32())
-    };
-    if answer.size as u64 != size || answer.adler32 != adler32 {
-        let _ = client.delete_object(se, pfn).await;
-        bail!(
-            "upload of {} damaged: sent {size} bytes adler32 {adler32}, stored {} bytes adler32 {}",
+    let b = bar.clone();
+    match transfer::upload_file(client, se, pfn, &u.local, Arc::new(move |n| b.inc(n))).await {
+        Ok((_, adler32)) => Ok(adler32),
+        Err(TransferError::Client(e)) if e.status() == Some(409) => bail!(
+            "cannot put {}: {} already has bytes on storage element {se} ({e})",
             u.local.display(),
-            answer.size,
-            answer.adler32
-        );
+            u.lfn
+        ),
+        Err(e) => bail!("cannot put {}: {e}", u.local.display()),
     }
-    Ok(adler32)
 }
 
 pub async fn put(ctx: &Ctx, a: PutArgs) -> anyhow::Result<()> {
@@ -301,30 +258,6 @@ async fn undo(client: &Client, se: &str, pfns: &[String]) {
     }
 }
 
-/// Downloads one replica into `tmp`, returning its size and adler32.
-async fn download_to(
-    client: &Client,
-    se: &str,
-    pfn: &str,
-    tmp: &Path,
-    bar: &indicatif::ProgressBar,
-) -> anyhow::Result<(u64, String)> {
-    let mut resp = client.download(se, pfn).await?;
-    let mut out = tokio::fs::File::create(tmp)
-        .await
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut sum = StreamSum::new();
-    while let Some(chunk) = resp.chunk().await.context("download interrupted")? {
-        sum.update(&chunk);
-        bar.inc(chunk.len() as u64);
-        out.write_all(&chunk)
-            .await
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-    }
-    out.sync_all().await?;
-    Ok((sum.size(), sum.adler32()))
-}
-
 pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
     let mut args = a.args.clone();
     let dest = match args.last() {
@@ -366,7 +299,8 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
             let mut failures = Vec::new();
             let mut got = false;
             for r in &reps.replicas {
-                match download_to(&ctx.client, &r.se, &r.pfn, &tmp, &bar).await {
+                let b = bar.clone();
+                match transfer::download_file(&ctx.client, &r.se, &r.pfn, &tmp, Arc::new(move |n| b.inc(n))).await {
                     Ok((size, adler32)) if size == f.size as u64 && adler32 == f.adler32 => {
                         tokio::fs::rename(&tmp, &target).await.with_context(|| format!("cannot write {}", target.display()))?;
                         if a.verbose {
@@ -379,7 +313,7 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
                         "checksum mismatch on {}: expected {} bytes adler32 {}, got {size} bytes adler32 {adler32}",
                         r.se, f.size, f.adler32
                     )),
-                    Err(e) => failures.push(format!("{}: {e:#}", r.se)),
+                    Err(e) => failures.push(format!("{}: {e}", r.se)),
                 }
                 let _ = tokio::fs::remove_file(&tmp).await;
             }

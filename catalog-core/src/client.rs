@@ -463,6 +463,68 @@ impl Client {
         self.post("/api/v1/search", req).await
     }
 
+    // ---- jobs ----
+
+    pub async fn submit_job(
+        &self,
+        req: &crate::job::SubmitRequest,
+    ) -> Result<crate::job::JobInfo, ClientError> {
+        self.post("/api/v1/jobs", req).await
+    }
+
+    pub async fn jobs(&self) -> Result<crate::job::JobsResponse, ClientError> {
+        self.get("/api/v1/jobs", &[]).await
+    }
+
+    pub async fn job(&self, id: i64) -> Result<crate::job::JobStatus, ClientError> {
+        self.get(&format!("/api/v1/jobs/{id}"), &[]).await
+    }
+
+    pub async fn kill_job(&self, id: i64) -> Result<crate::job::JobInfo, ClientError> {
+        self.post(&format!("/api/v1/jobs/{id}/kill"), &serde_json::json!({}))
+            .await
+    }
+
+    pub async fn resubmit_job(
+        &self,
+        id: i64,
+        failed_only: bool,
+    ) -> Result<crate::job::JobInfo, ClientError> {
+        self.post(
+            &format!("/api/v1/jobs/{id}/resubmit"),
+            &serde_json::json!({ "failed_only": failed_only }),
+        )
+        .await
+    }
+
+    pub async fn claim(
+        &self,
+        req: &crate::job::ClaimRequest,
+    ) -> Result<crate::job::ClaimResponse, ClientError> {
+        self.post("/api/v1/runners/claim", req).await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        req: &crate::job::HeartbeatRequest,
+    ) -> Result<crate::job::HeartbeatResponse, ClientError> {
+        self.post("/api/v1/runners/heartbeat", req).await
+    }
+
+    /// Reports the end of an attempt: `complete` on success, `fail` otherwise.
+    pub async fn finish(
+        &self,
+        req: &crate::job::FinishRequest,
+        success: bool,
+    ) -> Result<crate::job::FinishResponse, ClientError> {
+        let path = if success {
+            "/api/v1/runners/complete"
+        } else {
+            "/api/v1/runners/fail"
+        };
+        self.post(path, req).await
+    }
+
     // ---- schemas ----
 
     pub async fn set_schema(

@@ -4,9 +4,11 @@
 pub mod api;
 pub mod checksum;
 pub mod client;
+pub mod job;
 pub mod lfn;
 pub mod meta;
 pub mod query;
+pub mod transfer;
 
 pub use client::{Client, ClientError};
 pub use lfn::LfnError;

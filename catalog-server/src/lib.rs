@@ -9,6 +9,7 @@ pub mod db;
 pub mod deletion;
 pub mod error;
 pub mod files;
+pub mod jobs;
 pub mod metadata;
 pub mod namespace;
 pub mod objects;

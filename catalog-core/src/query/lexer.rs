@@ -47,7 +47,7 @@ pub struct Token {
 const PUNCTS: [&str; 11] = ["!=", "<=", ">=", "..", "=", "<", ">", "~", "(", ")", ","];
 
 /// Size units: decimal (`kB`, `MB`, ...) and binary (`KiB`, `MiB`, ...).
-const UNITS: [(&str, u64); 12] = [
+pub(crate) const UNITS: [(&str, u64); 12] = [
     ("B", 1),
     ("kB", 1_000),
     ("KB", 1_000),

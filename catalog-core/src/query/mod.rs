@@ -12,7 +12,7 @@
 mod ast;
 mod check;
 mod dirac;
-mod lexer;
+pub(crate) mod lexer;
 mod parser;
 mod print;
 

@@ -24,9 +24,29 @@ pub async fn register(
         .db
         .write(move |c| files::register(c, &req, &user))
         .await?;
-    let lfns = resp.items.iter().map(|i| i.lfn.clone()).collect();
-    state.search.changed(vec![Change::Lfns(lfns)]);
+    registered(&state, resp.items.iter().map(|i| i.lfn.clone()).collect()).await;
     Ok(web::Json(resp))
+}
+
+/// After files are registered (and committed): the search index learns them, and watching
+/// jobs get new subjobs for those that match their query.
+pub async fn registered(state: &AppState, lfns: Vec<String>) {
+    if lfns.is_empty() {
+        return;
+    }
+    state.search.changed(vec![Change::Lfns(lfns.clone())]);
+    let watched = state
+        .db
+        .write(move |c| {
+            let ids: Vec<i64> = files::ids_by_paths(c, &lfns)?.into_values().collect();
+            crate::jobs::watch_new_files(c, &ids)
+        })
+        .await;
+    match watched {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "new inputs for watching jobs"),
+        Err(e) => tracing::error!(error = %e, "watching jobs could not take the new files"),
+    }
 }
 
 /// Attributes of up to 10,000 files.

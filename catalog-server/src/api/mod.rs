@@ -5,6 +5,7 @@ pub mod datasets;
 pub mod files;
 pub mod find;
 pub mod health;
+pub mod jobs;
 pub mod metadata;
 pub mod namespace;
 pub mod openapi;

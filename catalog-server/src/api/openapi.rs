@@ -1,7 +1,7 @@
 use actix_web::{get, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{datasets, files, find, health, metadata, namespace, schemas, search, storage};
+use super::{datasets, files, find, health, jobs, metadata, namespace, schemas, search, storage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,6 +44,15 @@ use super::{datasets, files, find, health, metadata, namespace, schemas, search,
         datasets::freeze,
         datasets::set_metadata,
         datasets::remove_dataset,
+        jobs::submit,
+        jobs::list,
+        jobs::status,
+        jobs::kill,
+        jobs::resubmit,
+        jobs::claim,
+        jobs::heartbeat,
+        jobs::complete,
+        jobs::fail,
         storage::list,
         storage::add,
         storage::upload,

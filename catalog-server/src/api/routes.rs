@@ -3,7 +3,7 @@
 use actix_web::web;
 
 use super::{
-    datasets, files, find, health, metadata, namespace, openapi, schemas, search, storage,
+    datasets, files, find, health, jobs, metadata, namespace, openapi, schemas, search, storage,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -48,6 +48,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(datasets::freeze)
             .service(datasets::set_metadata)
             .service(datasets::remove_dataset)
+            // jobs and runners
+            .service(jobs::submit)
+            .service(jobs::list)
+            .service(jobs::status)
+            .service(jobs::kill)
+            .service(jobs::resubmit)
+            .service(jobs::claim)
+            .service(jobs::heartbeat)
+            .service(jobs::complete)
+            .service(jobs::fail)
             // storage elements and their bytes
             .service(storage::list)
             .service(storage::add)

@@ -133,7 +133,80 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        name -> Text,
+        spec -> Text,
+        sandbox -> Text,
+        query -> Text,
+        watch -> Bool,
+        state -> Text,
+        owner -> Text,
+        created -> Timestamp,
+        modified -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subjobs (id) {
+        id -> BigInt,
+        job_id -> BigInt,
+        number -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        cpus -> Integer,
+        memory -> BigInt,
+        gpus -> Integer,
+        runner -> Nullable<Text>,
+        token -> Nullable<Text>,
+        lease_expires -> Nullable<Timestamp>,
+        exit_code -> Nullable<Integer>,
+        reason -> Nullable<Text>,
+        created -> Timestamp,
+        modified -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subjob_inputs (job_id, file_id) {
+        job_id -> BigInt,
+        subjob_id -> BigInt,
+        file_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    subjob_attempts (subjob_id, attempt) {
+        subjob_id -> BigInt,
+        attempt -> Integer,
+        token -> Text,
+        runner -> Text,
+        state -> Text,
+        exit_code -> Nullable<Integer>,
+        reason -> Nullable<Text>,
+        started -> Timestamp,
+        finished -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    subjob_files (subjob_id, file_id) {
+        subjob_id -> BigInt,
+        attempt -> Integer,
+        file_id -> BigInt,
+        kind -> Text,
+    }
+}
+
 diesel::joinable!(files -> directories (dir_id));
+diesel::joinable!(subjobs -> jobs (job_id));
+diesel::joinable!(subjob_inputs -> subjobs (subjob_id));
+diesel::joinable!(subjob_inputs -> files (file_id));
+diesel::joinable!(subjob_attempts -> subjobs (subjob_id));
+diesel::joinable!(subjob_files -> subjobs (subjob_id));
+diesel::joinable!(subjob_files -> files (file_id));
 diesel::joinable!(dataset_files -> datasets (dataset_id));
 diesel::joinable!(dataset_files -> files (file_id));
 diesel::joinable!(dir_schemas -> directories (dir_id));
@@ -157,4 +230,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     datasets,
     dataset_files,
     dir_schemas,
+    jobs,
+    subjobs,
+    subjob_inputs,
+    subjob_attempts,
+    subjob_files,
 );

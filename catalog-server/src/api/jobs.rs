@@ -1,0 +1,156 @@
+use actix_web::{get, post, web};
+use catalog_core::job::{
+    ClaimRequest, ClaimResponse, FinishRequest, FinishResponse, HeartbeatRequest,
+    HeartbeatResponse, JobInfo, JobStatus, JobsResponse, SubmitRequest,
+};
+use serde::Deserialize;
+
+use super::files::registered;
+use crate::app::AppState;
+use crate::error::{Code, Result};
+use crate::jobs;
+
+/// Submit a job: its spec is checked, its input query run and split into subjobs.
+#[utoipa::path(post, path = "/api/v1/jobs", request_body = SubmitRequest,
+    responses((status = 200, body = JobInfo), (status = 400, body = catalog_core::api::Problem)))]
+#[post("/jobs")]
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: web::Json<SubmitRequest>,
+) -> Result<web::Json<JobInfo>> {
+    let user = state.user.clone();
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| jobs::submit(c, &req, &user))
+            .await?,
+    ))
+}
+
+/// Every job, with its subjob counts.
+#[utoipa::path(get, path = "/api/v1/jobs", responses((status = 200, body = JobsResponse)))]
+#[get("/jobs")]
+pub async fn list(state: web::Data<AppState>) -> Result<web::Json<JobsResponse>> {
+    Ok(web::Json(JobsResponse {
+        jobs: state.db.read(jobs::list).await?,
+    }))
+}
+
+/// One job with each subjob's state, attempts, runner, exit code, inputs, outputs and logs.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404)))]
+#[get("/jobs/{id}")]
+pub async fn status(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<JobStatus>> {
+    Ok(web::Json(
+        state.db.read(move |c| jobs::status(c, *id)).await?,
+    ))
+}
+
+/// Kill a job: its unfinished subjobs stop.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/kill", responses((status = 200, body = JobInfo), (status = 404), (status = 409)))]
+#[post("/jobs/{id}/kill")]
+pub async fn kill(state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<JobInfo>> {
+    Ok(web::Json(
+        state.db.write(move |c| jobs::kill(c, *id)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResubmitRequest {
+    /// Only failed subjobs (else failed and killed ones).
+    #[serde(default)]
+    pub failed_only: bool,
+}
+
+/// Run failed (and killed) subjobs again.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/resubmit", request_body = ResubmitRequest,
+    responses((status = 200, body = JobInfo), (status = 404), (status = 409)))]
+#[post("/jobs/{id}/resubmit")]
+pub async fn resubmit(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: web::Json<ResubmitRequest>,
+) -> Result<web::Json<JobInfo>> {
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| jobs::resubmit(c, *id, req.failed_only))
+            .await?,
+    ))
+}
+
+/// A runner asks for subjobs that fit its free capacity; each comes with a lease.
+#[utoipa::path(post, path = "/api/v1/runners/claim", request_body = ClaimRequest, responses((status = 200, body = ClaimResponse)))]
+#[post("/runners/claim")]
+pub async fn claim(
+    state: web::Data<AppState>,
+    req: web::Json<ClaimRequest>,
+) -> Result<web::Json<ClaimResponse>> {
+    Ok(web::Json(ClaimResponse {
+        leases: state.db.write(move |c| jobs::claim(c, &req)).await?,
+    }))
+}
+
+/// A runner renews its leases and learns which subjobs to stop.
+#[utoipa::path(post, path = "/api/v1/runners/heartbeat", request_body = HeartbeatRequest, responses((status = 200, body = HeartbeatResponse)))]
+#[post("/runners/heartbeat")]
+pub async fn heartbeat(
+    state: web::Data<AppState>,
+    req: web::Json<HeartbeatRequest>,
+) -> Result<web::Json<HeartbeatResponse>> {
+    Ok(web::Json(
+        state.db.write(move |c| jobs::heartbeat(c, &req)).await?,
+    ))
+}
+
+/// An attempt succeeded: its uploaded outputs are registered with metadata and provenance in
+/// one transaction. When they cannot be (a bad value, a schema, an LFN taken), the attempt
+/// fails with that reason instead.
+#[utoipa::path(post, path = "/api/v1/runners/complete", request_body = FinishRequest,
+    responses((status = 200, body = FinishResponse), (status = 409)))]
+#[post("/runners/complete")]
+pub async fn complete(
+    state: web::Data<AppState>,
+    req: web::Json<FinishRequest>,
+) -> Result<web::Json<FinishResponse>> {
+    let user = state.user.clone();
+    let req = req.into_inner();
+    let (r, u) = (req.clone(), user.clone());
+    match state.db.write(move |c| jobs::complete(c, &r, &u)).await {
+        Ok(resp) => {
+            registered(&state, resp.registered.clone()).await;
+            Ok(web::Json(resp))
+        }
+        Err(e)
+            if e.code() == Code::BadRequest
+                || e.code() == Code::Conflict && !e.to_string().contains("is stale") =>
+        {
+            let mut failed = req;
+            failed.reason = Some(format!("outputs refused: {e}"));
+            failed.outputs.clear();
+            Ok(web::Json(
+                state
+                    .db
+                    .write(move |c| jobs::fail(c, &failed, &user))
+                    .await?,
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An attempt failed; it is retried while attempts remain.
+#[utoipa::path(post, path = "/api/v1/runners/fail", request_body = FinishRequest, responses((status = 200, body = FinishResponse), (status = 409)))]
+#[post("/runners/fail")]
+pub async fn fail(
+    state: web::Data<AppState>,
+    req: web::Json<FinishRequest>,
+) -> Result<web::Json<FinishResponse>> {
+    let user = state.user.clone();
+    Ok(web::Json(
+        state.db.write(move |c| jobs::fail(c, &req, &user)).await?,
+    ))
+}
