@@ -419,6 +419,20 @@ pub struct SubjobInfo {
     pub outputs: Vec<String>,
     /// LFNs of the log of each attempt.
     pub logs: Vec<String>,
+    /// Every attempt, oldest first.
+    pub history: Vec<AttemptInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttemptInfo {
+    pub attempt: i32,
+    pub runner: String,
+    /// running, done, failed or lost (its runner stopped answering).
+    pub state: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub started: chrono::NaiveDateTime,
+    pub finished: Option<chrono::NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

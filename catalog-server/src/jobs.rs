@@ -6,8 +6,8 @@
 use base64::Engine;
 use catalog_core::api::{FindRequest, RegisterRequest, ReplicaInfo};
 use catalog_core::job::{
-    ClaimRequest, FinishRequest, FinishResponse, HeartbeatRequest, HeartbeatResponse, JobInfo,
-    JobSpec, JobStatus, Lease, LeaseRef, LeasedInput, SubjobInfo, SubmitRequest,
+    AttemptInfo, ClaimRequest, FinishRequest, FinishResponse, HeartbeatRequest, HeartbeatResponse,
+    JobInfo, JobSpec, JobStatus, Lease, LeaseRef, LeasedInput, SubjobInfo, SubmitRequest,
 };
 use catalog_core::meta::MetaValue;
 use catalog_core::query::{Expr, Query};
@@ -345,6 +345,17 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<JobInfo>> {
     rows.into_iter().map(|r| job_info(conn, r)).collect()
 }
 
+/// attempt, runner, state, exit code, reason, started, finished.
+type AttemptRow = (
+    i32,
+    String,
+    String,
+    Option<i32>,
+    Option<String>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
 /// LFNs by subjob id, of the inputs, or of the registered files of a kind.
 fn lfns_by_subjob(
     conn: &mut DbConn,
@@ -386,6 +397,36 @@ pub fn status(conn: &mut DbConn, id: i64) -> Result<JobStatus> {
     let mut inputs = lfns_by_subjob(conn, &ids, None)?;
     let mut outputs = lfns_by_subjob(conn, &ids, Some("output"))?;
     let mut logs = lfns_by_subjob(conn, &ids, Some("log"))?;
+    let mut history: HashMap<i64, Vec<AttemptInfo>> = HashMap::new();
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        let rows: Vec<(i64, AttemptRow)> = subjob_attempts::table
+            .filter(subjob_attempts::subjob_id.eq_any(chunk))
+            .order((subjob_attempts::subjob_id, subjob_attempts::attempt))
+            .select((
+                subjob_attempts::subjob_id,
+                (
+                    subjob_attempts::attempt,
+                    subjob_attempts::runner,
+                    subjob_attempts::state,
+                    subjob_attempts::exit_code,
+                    subjob_attempts::reason,
+                    subjob_attempts::started,
+                    subjob_attempts::finished,
+                ),
+            ))
+            .load(conn)?;
+        for (s, (attempt, runner, state, exit_code, reason, started, finished)) in rows {
+            history.entry(s).or_default().push(AttemptInfo {
+                attempt,
+                runner,
+                state,
+                exit_code,
+                reason,
+                started,
+                finished,
+            });
+        }
+    }
     let mut subs: Vec<SubjobInfo> = rows
         .into_iter()
         .map(|s| SubjobInfo {
@@ -400,6 +441,7 @@ pub fn status(conn: &mut DbConn, id: i64) -> Result<JobStatus> {
             inputs: inputs.remove(&s.id).unwrap_or_default(),
             outputs: outputs.remove(&s.id).unwrap_or_default(),
             logs: logs.remove(&s.id).unwrap_or_default(),
+            history: history.remove(&s.id).unwrap_or_default(),
         })
         .collect();
     // The merge step (0) last, as it runs last.
@@ -490,7 +532,7 @@ pub fn claim(conn: &mut DbConn, req: &ClaimRequest) -> Result<Vec<Lease>> {
             if let Some(old) = &s.token {
                 diesel::update(subjob_attempts::table.filter(subjob_attempts::token.eq(old)))
                     .set((
-                        subjob_attempts::state.eq("lost"),
+                        subjob_attempts::state.eq(LOST),
                         subjob_attempts::reason.eq("lease expired"),
                         subjob_attempts::finished.eq(t),
                     ))
@@ -712,6 +754,9 @@ fn attempt_of(conn: &mut DbConn, l: &LeaseRef) -> Result<(SubjobRow, i32, String
     Ok((s, attempt, st, current))
 }
 
+/// The state of an attempt whose lease expired and whose subjob went to another attempt.
+const LOST: &str = "lost";
+
 /// What an attempt already finished answered (a repeated finish call).
 fn finished_answer(
     conn: &mut DbConn,
@@ -763,7 +808,7 @@ fn record_files(
 /// transaction. Idempotent per attempt; a stale attempt is refused.
 pub fn complete(conn: &mut DbConn, req: &FinishRequest, owner: &str) -> Result<FinishResponse> {
     let (s, attempt, st, current) = attempt_of(conn, &req.lease)?;
-    if st != state::RUNNING {
+    if st != state::RUNNING && st != LOST {
         return finished_answer(conn, &s, attempt, st);
     }
     if !current {

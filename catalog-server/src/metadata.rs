@@ -123,18 +123,35 @@ fn insert_field(
     ty: FieldType,
     description: Option<&str>,
 ) -> Result<Field> {
-    diesel::insert_into(meta_fields::table)
-        .values((
-            meta_fields::name.eq(name),
-            meta_fields::ftype.eq(ty.as_str()),
-            meta_fields::description.eq(description),
-            meta_fields::created.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(meta_fields::table
+    let row = (
+        meta_fields::name.eq(name),
+        meta_fields::ftype.eq(ty.as_str()),
+        meta_fields::description.eq(description),
+        meta_fields::created.eq(now()),
+    );
+    // Two requests may declare the same new field at the same moment (outputs of two
+    // subjobs registered side by side): the second finds it declared.
+    match conn {
+        DbConn::Pg(c) => diesel::insert_into(meta_fields::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(meta_fields::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    let field: Field = meta_fields::table
         .filter(meta_fields::name.eq(name))
         .select(Field::as_select())
-        .first(conn)?)
+        .first(conn)?;
+    if field.field_type()? != ty {
+        return Err(Error::conflict(format!(
+            "field {name} was just declared as {} by another request, not {ty}",
+            field.ftype
+        )));
+    }
+    Ok(field)
 }
 
 /// Declares a field; declaring it again with the same type changes nothing.

@@ -104,9 +104,23 @@ fn insert_dir(conn: &mut DbConn, parent: &Dir, path: &str, owner: &str) -> Resul
         mode: DIR_MODE,
         created: now(),
     };
-    crate::insert_rows!(conn, directories::table, &new)?;
+    // Another transaction may create the same directory at the same moment (two jobs
+    // registering outputs side by side): then it is simply there.
+    let inserted = match conn {
+        DbConn::Pg(c) => diesel::insert_into(directories::table)
+            .values(&new)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(directories::table)
+            .values(&new)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
     let dir = find_dir(conn, path)?
         .ok_or_else(|| Error::Internal(format!("directory {path} vanished after insert")))?;
+    if inserted == 0 {
+        return Ok(dir);
+    }
     let above: Vec<(i64, i32)> = dir_closure::table
         .filter(dir_closure::descendant.eq(parent.id))
         .select((dir_closure::ancestor, dir_closure::depth))

@@ -53,12 +53,13 @@ pub fn command_line(
     Ok(out)
 }
 
-/// Kills the command and everything it started (its process group).
+/// Kills the command and everything it started: its process group, which it leads.
 fn kill_group(pid: Option<u32>) {
-    if let Some(pid) = pid {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &format!("-{pid}")])
-            .status();
+    use nix::sys::signal::{killpg, Signal};
+    use nix::unistd::Pid;
+    // A pid of 0 or 1 would name this runner's own group or init: never signal those.
+    if let Some(pid) = pid.filter(|p| *p > 1).and_then(|p| i32::try_from(p).ok()) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 

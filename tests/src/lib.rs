@@ -65,7 +65,21 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(backend: Backend) -> TestServer {
+        Self::start_with_env(backend, &[])
+    }
+
+    /// Starts a server with extra environment (e.g. `CATALOG_LEASE_SECONDS`).
+    pub fn start_with_env(backend: Backend, env: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        std::fs::write(
+            dir.path().join("server.env"),
+            serde_json::to_string(&env).expect("env"),
+        )
+        .expect("env file");
         let pg_database = match backend {
             Backend::Postgres => Some(postgres::Database::create()),
             Backend::Sqlite => None,
@@ -94,9 +108,10 @@ impl TestServer {
 
     /// Stops the server (SIGTERM, as an operator would) and waits for it to exit.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            use nix::sys::signal::{kill, Signal};
+            let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+        }
         let _ = self.child.wait();
     }
 
@@ -142,6 +157,34 @@ impl TestServer {
             .stdin(Stdio::null())
             .output()
             .expect("run catalog")
+    }
+
+    /// Runs `job-runner ARGS...` against this server, in its directory.
+    pub fn job_runner(&self, args: &[&str]) -> Output {
+        Command::new(bin_dir().join("job-runner"))
+            .args(args)
+            .env("CATALOG_URL", &self.url)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run job-runner")
+    }
+
+    /// Starts a `job-runner work` daemon against this server; its log goes to `log`. It is
+    /// killed when the returned guard is dropped (also when a test fails).
+    pub fn spawn_runner(&self, args: &[&str], log: &str) -> Runner {
+        let log = std::fs::File::create(self.dir.path().join(log)).expect("runner log");
+        Command::new(bin_dir().join("job-runner"))
+            .arg("work")
+            .args(args)
+            .env("CATALOG_URL", &self.url)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .map(Runner)
+            .expect("start job-runner work")
     }
 
     /// Runs the CLI and returns its stdout, failing the test if it fails.
@@ -268,10 +311,32 @@ impl TestServer {
     }
 }
 
+/// A `job-runner work` process, killed (SIGKILL) when dropped.
+pub struct Runner(pub Child);
+
+impl Runner {
+    /// Kills the runner at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `catalog-server` on `dir`/data (and PostgreSQL database `pg`, if any), on a free
 /// port; returns the process and its URL.
 fn spawn_server(dir: &Path, pg: Option<&str>) -> (Child, String) {
     let mut cmd = Command::new(bin_dir().join("catalog-server"));
+    let env: Vec<(String, String)> = std::fs::read_to_string(dir.join("server.env"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    cmd.envs(env);
     cmd.arg("--data-dir")
         .arg(dir.join("data"))
         .arg("--bind")

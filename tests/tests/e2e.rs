@@ -6,6 +6,7 @@ mod e2e {
     pub mod datasets;
     pub mod finding;
     pub mod fixtures;
+    pub mod jobs;
     pub mod scale;
     pub mod schemas;
     pub mod search;
