@@ -152,11 +152,18 @@ pub fn plan(
         let Some(m) = &lease.spec.merge else {
             bail!("merge step without a merge section")
         };
+        let naming = Templates {
+            lease,
+            name: String::new(),
+            path: dir.to_path_buf(),
+            input: None,
+        };
+        let lfn = naming.fill(&m.output.lfn, "merge.output.lfn")?;
         let file = m
             .output
             .file
             .clone()
-            .unwrap_or_else(|| catalog_core::lfn::split(&m.output.lfn).1.to_owned());
+            .unwrap_or_else(|| catalog_core::lfn::split(&lfn).1.to_owned());
         let path = dir.join(&file);
         if !path.is_file() {
             bail!("missing output: the merge command wrote no {file}");
@@ -176,7 +183,7 @@ pub fn plan(
             metadata.insert(k.clone(), typed(k, v, declared)?);
         }
         planned.push(Planned {
-            lfn: cx.fill(&m.output.lfn, "merge.output.lfn")?,
+            lfn,
             path,
             se: m.output.se.clone(),
             metadata,

@@ -20,6 +20,7 @@ on_both_databases!(
     gpu_subjobs_wait_for_a_gpu_runner,
     a_lost_runner_is_replaced_and_outputs_registered_once,
     bad_specs_are_refused_and_change_nothing,
+    merge_step_runs_last_on_every_output,
 );
 
 fn repo() -> PathBuf {
@@ -681,4 +682,25 @@ metadata = { start_time = "{input.meta.start_time}", kind = "k" }
         serde_json::from_str(&ok(s.job_runner(&["--json", "ls"]), "ls")).expect("json");
     assert_eq!(jobs, json!([]));
     assert_eq!(s.snapshot(), before);
+}
+
+fn merge_step_runs_last_on_every_output(backend: Backend) {
+    let s = TestServer::start(backend);
+    let path = many_inputs_job(&s, 4, "merged", "for f in \\\"$@\\\"; do cp $f $(basename $f).out; done", "files_per_subjob = 2");
+    let text = std::fs::read_to_string(&path).expect("spec")
+        + "[merge]\ncommand = [\"sh\", \"-c\", \"cat \\\"$@\\\" > summary.txt\", \"sh\", \"{outputs}\"]\noutput = { lfn = \"/summary/{job}.txt\", file = \"summary.txt\", metadata = { kind = \"summary\" } }\n";
+    std::fs::write(&path, text).expect("spec");
+    let out = ok(s.job_runner(&["run", &path, "--slots", "2"]), "job-runner run");
+    assert!(out.contains("completed: 3 subjobs (3 done)"), "{out}");
+    let st = job_status(&s, 1);
+    let last = st["subjobs"].as_array().expect("subjobs").last().expect("merge").clone();
+    assert_eq!(last["subjob"], 0, "the merge step is listed last: {st}");
+    assert_eq!(last["outputs"], json!(["/summary/1.txt"]));
+    let anc = s.json(&["ancestors", "/summary/1.txt"]);
+    let parents: BTreeSet<&str> = anc[0]["relatives"].as_array().expect("relatives").iter().filter_map(|r| r["lfn"].as_str()).collect();
+    assert_eq!(parents, (0..4).map(|i| format!("/results/merged/m{i:03}.dat.out")).collect::<BTreeSet<_>>().iter().map(String::as_str).collect());
+    let got = s.scratch("got");
+    s.ok(&["get", "/summary/1.txt", &format!("{}/", got.display())]);
+    assert_eq!(std::fs::read_to_string(got.join("1.txt")).expect("summary"), "0\n1\n2\n3\n");
+    assert_eq!(s.ok(&["find", "-o", "lfn", "kind = \"summary\""]), "/summary/1.txt\n");
 }
