@@ -23,6 +23,42 @@ pub struct JobSpec {
     /// Directory the logs of each attempt are registered in (default `/jobs/{job}/logs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
+    /// Run again on a schedule, on the files that matched since the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
+}
+
+/// `every = "1h"`, or `cron = "0 * * * *"` (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+}
+
+impl ScheduleSpec {
+    /// The next run after `t`.
+    pub fn next_after(&self, t: chrono::NaiveDateTime) -> Result<chrono::NaiveDateTime, String> {
+        match (&self.every, &self.cron) {
+            (Some(every), None) => {
+                let d = parse_duration(every).map_err(|e| format!("schedule.every: {e}"))?;
+                if d < Duration::from_secs(1) {
+                    return Err("schedule.every: at least 1s".into());
+                }
+                Ok(
+                    t + chrono::Duration::from_std(d)
+                        .map_err(|e| format!("schedule.every: {e}"))?,
+                )
+            }
+            (None, Some(expr)) => crate::cron::Cron::parse(expr)
+                .map_err(|e| format!("schedule.cron: {e}"))?
+                .next_after(t)
+                .ok_or_else(|| format!("schedule.cron: {expr:?} never matches")),
+            _ => Err("schedule: give 'every' or 'cron'".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -244,6 +280,9 @@ impl JobSpec {
         }
         if let Some(l) = &self.logs {
             crate::lfn::validate(l).map_err(|e| format!("logs: {e}"))?;
+        }
+        if let Some(s) = &self.schedule {
+            s.next_after(chrono::NaiveDateTime::default())?;
         }
         Ok(())
     }

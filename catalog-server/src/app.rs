@@ -60,6 +60,22 @@ pub async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
             Err(e) => tracing::error!(error = %e, "cannot check the search index"),
         }
     });
+    // Scheduled jobs: every second, those due take the files that matched since their last run.
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            match db
+                .write(|c| crate::jobs::run_schedules(c, crate::namespace::now()))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "scheduled jobs took new files"),
+                Err(e) => tracing::error!(error = %e, "scheduled jobs could not run"),
+            }
+        }
+    });
     let data = web::Data::new(state);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())

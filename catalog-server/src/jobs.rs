@@ -40,6 +40,8 @@ pub struct JobRow {
     pub owner: String,
     pub created: NaiveDateTime,
     pub modified: NaiveDateTime,
+    /// When a scheduled job runs next.
+    pub next_run: Option<NaiveDateTime>,
 }
 
 impl JobRow {
@@ -280,6 +282,12 @@ pub fn submit(conn: &mut DbConn, req: &SubmitRequest, owner: &str) -> Result<Job
             jobs::owner.eq(owner),
             jobs::created.eq(t),
             jobs::modified.eq(t),
+            jobs::next_run.eq(spec
+                .schedule
+                .as_ref()
+                .map(|s| s.next_after(t))
+                .transpose()
+                .map_err(Error::bad)?),
         ))
         .returning(jobs::id)
         .get_result(conn)?;
@@ -716,7 +724,7 @@ fn settle_job(conn: &mut DbConn, job: i64) -> Result<()> {
     let open = states
         .iter()
         .any(|(_, s)| matches!(s.as_str(), state::WAITING | state::RUNNING | state::BLOCKED));
-    let new_state = if open || row.watch {
+    let new_state = if open || row.watch || row.next_run.is_some() {
         if states
             .iter()
             .any(|(_, s)| s != state::WAITING && s != state::BLOCKED)
@@ -920,6 +928,7 @@ pub fn kill(conn: &mut DbConn, id: i64) -> Result<JobInfo> {
         .set((
             jobs::state.eq("killed"),
             jobs::watch.eq(false),
+            jobs::next_run.eq(None::<NaiveDateTime>),
             jobs::modified.eq(t),
         ))
         .execute(conn)?;
@@ -973,15 +982,63 @@ pub fn resubmit(conn: &mut DbConn, id: i64, only_failed: bool) -> Result<JobInfo
         .set(subjobs::state.eq(state::BLOCKED))
         .execute(conn)?;
     }
-    let watch = row.spec()?.input.watch;
+    let spec = row.spec()?;
+    let next_run = match (&spec.schedule, row.next_run) {
+        (Some(s), None) => Some(s.next_after(t).map_err(Error::Internal)?),
+        (_, kept) => kept,
+    };
     diesel::update(jobs::table.find(id))
         .set((
             jobs::state.eq("running"),
-            jobs::watch.eq(watch),
+            jobs::watch.eq(spec.input.watch),
+            jobs::next_run.eq(next_run),
             jobs::modified.eq(t),
         ))
         .execute(conn)?;
     info(conn, id)
+}
+
+/// Adds subjobs to `job` for those of the files `ids` that match its query and are not yet
+/// its inputs; how many files it took.
+fn take_new_files(conn: &mut DbConn, job: &JobRow, among: Option<&[i64]>) -> Result<usize> {
+    let spec = job.spec()?;
+    let q = catalog_core::query::parse(&job.query)
+        .map_err(|e| Error::Internal(format!("job {}: stored query: {e}", job.id)))?;
+    let mut ids = Vec::new();
+    match among {
+        Some(new_ids) => {
+            for chunk in new_ids.chunks(1_000) {
+                ids.extend(matching(conn, &q, Some(chunk))?);
+            }
+        }
+        None => ids = matching(conn, &q, None)?,
+    }
+    let mut taken = std::collections::HashSet::new();
+    for chunk in ids.chunks(rows_per_statement(2)) {
+        taken.extend(
+            subjob_inputs::table
+                .filter(subjob_inputs::job_id.eq(job.id))
+                .filter(subjob_inputs::file_id.eq_any(chunk))
+                .select(subjob_inputs::file_id)
+                .load::<i64>(conn)?,
+        );
+    }
+    ids.retain(|i| !taken.contains(i));
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let next: Option<i64> = subjobs::table
+        .filter(subjobs::job_id.eq(job.id))
+        .select(diesel::dsl::max(subjobs::number))
+        .first(conn)?;
+    let groups = split(conn, &spec, ids.clone())?;
+    add_subjobs(conn, job.id, &spec, next.unwrap_or(0) + 1, &groups)?;
+    if job.state != "running" {
+        diesel::update(jobs::table.find(job.id))
+            .set((jobs::state.eq("running"), jobs::modified.eq(now())))
+            .execute(conn)?;
+    }
+    Ok(ids.len())
 }
 
 /// Watch mode: new subjobs of each watching job for the newly registered files that match
@@ -996,34 +1053,29 @@ pub fn watch_new_files(conn: &mut DbConn, new_ids: &[i64]) -> Result<usize> {
         .load(conn)?;
     let mut added = 0;
     for job in watching {
-        let spec = job.spec()?;
-        let q = catalog_core::query::parse(&job.query)
-            .map_err(|e| Error::Internal(format!("job {}: stored query: {e}", job.id)))?;
-        let mut ids = Vec::new();
-        for chunk in new_ids.chunks(1_000) {
-            ids.extend(matching(conn, &q, Some(chunk))?);
-        }
-        let taken: Vec<i64> = subjob_inputs::table
-            .filter(subjob_inputs::job_id.eq(job.id))
-            .filter(subjob_inputs::file_id.eq_any(&ids))
-            .select(subjob_inputs::file_id)
-            .load(conn)?;
-        ids.retain(|i| !taken.contains(i));
-        if ids.is_empty() {
-            continue;
-        }
-        let next: Option<i64> = subjobs::table
-            .filter(subjobs::job_id.eq(job.id))
-            .select(diesel::dsl::max(subjobs::number))
-            .first(conn)?;
-        let groups = split(conn, &spec, ids.clone())?;
-        add_subjobs(conn, job.id, &spec, next.unwrap_or(0) + 1, &groups)?;
-        added += ids.len();
-        if job.state != "running" {
-            diesel::update(jobs::table.find(job.id))
-                .set((jobs::state.eq("running"), jobs::modified.eq(now())))
-                .execute(conn)?;
-        }
+        added += take_new_files(conn, &job, Some(new_ids))?;
+    }
+    Ok(added)
+}
+
+/// Schedules: each job due at `t` takes the files that matched since its last run, and is
+/// given its next run.
+pub fn run_schedules(conn: &mut DbConn, t: NaiveDateTime) -> Result<usize> {
+    let due: Vec<JobRow> = jobs::table
+        .filter(jobs::next_run.le(t))
+        .filter(jobs::state.ne("killed"))
+        .select(JobRow::as_select())
+        .load(conn)?;
+    let mut added = 0;
+    for job in due {
+        added += take_new_files(conn, &job, None)?;
+        let next = match &job.spec()?.schedule {
+            Some(s) => Some(s.next_after(t).map_err(Error::Internal)?),
+            None => None,
+        };
+        diesel::update(jobs::table.find(job.id))
+            .set(jobs::next_run.eq(next))
+            .execute(conn)?;
     }
     Ok(added)
 }

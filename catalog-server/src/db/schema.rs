@@ -145,6 +145,7 @@ diesel::table! {
         owner -> Text,
         created -> Timestamp,
         modified -> Timestamp,
+        next_run -> Nullable<Timestamp>,
     }
 }
 

@@ -21,6 +21,7 @@ on_both_databases!(
     a_lost_runner_is_replaced_and_outputs_registered_once,
     bad_specs_are_refused_and_change_nothing,
     merge_step_runs_last_on_every_output,
+    scheduled_jobs_take_new_files_only,
 );
 
 fn repo() -> PathBuf {
@@ -670,6 +671,14 @@ metadata = { start_time = "{input.meta.start_time}", kind = "k" }
             good.replace("name = \"good\"", "name = \"good\"\nmax_attempts = 2"),
             "unknown field `max_attempts`",
         ),
+        (
+            format!("{good}[schedule]\nevery = \"soon\"\n"),
+            "schedule.every",
+        ),
+        (
+            format!("{good}[schedule]\ncron = \"61 * * * *\"\n"),
+            "schedule.cron: minute",
+        ),
     ];
     for (i, (toml, what)) in cases.iter().enumerate() {
         let path = spec(&s, &format!("bad{i}"), toml, &[("x.sh", "true")]);
@@ -686,21 +695,105 @@ metadata = { start_time = "{input.meta.start_time}", kind = "k" }
 
 fn merge_step_runs_last_on_every_output(backend: Backend) {
     let s = TestServer::start(backend);
-    let path = many_inputs_job(&s, 4, "merged", "for f in \\\"$@\\\"; do cp $f $(basename $f).out; done", "files_per_subjob = 2");
+    let path = many_inputs_job(
+        &s,
+        4,
+        "merged",
+        "for f in \\\"$@\\\"; do cp $f $(basename $f).out; done",
+        "files_per_subjob = 2",
+    );
     let text = std::fs::read_to_string(&path).expect("spec")
         + "[merge]\ncommand = [\"sh\", \"-c\", \"cat \\\"$@\\\" > summary.txt\", \"sh\", \"{outputs}\"]\noutput = { lfn = \"/summary/{job}.txt\", file = \"summary.txt\", metadata = { kind = \"summary\" } }\n";
     std::fs::write(&path, text).expect("spec");
-    let out = ok(s.job_runner(&["run", &path, "--slots", "2"]), "job-runner run");
+    let out = ok(
+        s.job_runner(&["run", &path, "--slots", "2"]),
+        "job-runner run",
+    );
     assert!(out.contains("completed: 3 subjobs (3 done)"), "{out}");
     let st = job_status(&s, 1);
-    let last = st["subjobs"].as_array().expect("subjobs").last().expect("merge").clone();
+    let last = st["subjobs"]
+        .as_array()
+        .expect("subjobs")
+        .last()
+        .expect("merge")
+        .clone();
     assert_eq!(last["subjob"], 0, "the merge step is listed last: {st}");
     assert_eq!(last["outputs"], json!(["/summary/1.txt"]));
     let anc = s.json(&["ancestors", "/summary/1.txt"]);
-    let parents: BTreeSet<&str> = anc[0]["relatives"].as_array().expect("relatives").iter().filter_map(|r| r["lfn"].as_str()).collect();
-    assert_eq!(parents, (0..4).map(|i| format!("/results/merged/m{i:03}.dat.out")).collect::<BTreeSet<_>>().iter().map(String::as_str).collect());
+    let parents: BTreeSet<&str> = anc[0]["relatives"]
+        .as_array()
+        .expect("relatives")
+        .iter()
+        .filter_map(|r| r["lfn"].as_str())
+        .collect();
+    assert_eq!(
+        parents,
+        (0..4)
+            .map(|i| format!("/results/merged/m{i:03}.dat.out"))
+            .collect::<BTreeSet<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect()
+    );
     let got = s.scratch("got");
     s.ok(&["get", "/summary/1.txt", &format!("{}/", got.display())]);
-    assert_eq!(std::fs::read_to_string(got.join("1.txt")).expect("summary"), "0\n1\n2\n3\n");
-    assert_eq!(s.ok(&["find", "-o", "lfn", "kind = \"summary\""]), "/summary/1.txt\n");
+    assert_eq!(
+        std::fs::read_to_string(got.join("1.txt")).expect("summary"),
+        "0\n1\n2\n3\n"
+    );
+    assert_eq!(
+        s.ok(&["find", "-o", "lfn", "kind = \"summary\""]),
+        "/summary/1.txt\n"
+    );
+}
+
+fn scheduled_jobs_take_new_files_only(backend: Backend) {
+    let s = TestServer::start(backend);
+    let local = s.scratch("sched");
+    for n in ["a", "b"] {
+        std::fs::write(local.join(format!("{n}.dat")), n).expect("file");
+    }
+    s.ok(&[
+        "put",
+        local.join("a.dat").to_str().expect("p"),
+        "/sched/a.dat",
+    ]);
+    let toml = r#"
+name = "nightly"
+[input]
+query = 'under "/sched"'
+[run]
+command = ["sh", "-c", "for f in \"$@\"; do cp $f $(basename $f).out; done", "sh", "{inputs}"]
+[[output]]
+glob = "*.out"
+lfn = "/sched-out/{name}"
+[schedule]
+every = "1s"
+"#;
+    let job = submit(&s, &spec(&s, "sched", toml, &[]));
+    let _runner = s.spawn_runner(&["--slots", "1"], "runner.log");
+    wait_for("the first run", Duration::from_secs(30), || {
+        s.catalog(&["stat", "/sched-out/a.dat.out"])
+            .status
+            .success()
+    });
+    s.ok(&[
+        "put",
+        local.join("b.dat").to_str().expect("p"),
+        "/sched/b.dat",
+    ]);
+    wait_for("the next scheduled run", Duration::from_secs(30), || {
+        s.catalog(&["stat", "/sched-out/b.dat.out"])
+            .status
+            .success()
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    let st = job_status(&s, job);
+    assert_eq!(st["job"]["inputs"], 2, "each file taken once: {st}");
+    assert_eq!(st["job"]["state"], "running", "a scheduled job stays open");
+    assert_eq!(
+        s.ok(&["find", "--count", "under \"/sched-out\""]).trim(),
+        "2"
+    );
+    ok(s.job_runner(&["kill", &job.to_string()]), "kill");
 }
