@@ -2,10 +2,9 @@
 
 use anyhow::Context;
 use catalog_core::api::{Metadata, NewField, SetMetadataRequest, UnsetMetadataRequest};
-use catalog_core::meta::{split_key_value, FieldType, MetaValue};
+use catalog_core::meta::{split_key_value, MetaValue};
 use catalog_core::Client;
 use clap::Subcommand;
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::output::{self, Format};
@@ -46,13 +45,7 @@ pub async fn parse_assignments(client: &Client, args: &[String]) -> anyhow::Resu
     if args.is_empty() {
         return Ok(Metadata::new());
     }
-    let declared: HashMap<String, FieldType> = client
-        .fields()
-        .await?
-        .fields
-        .into_iter()
-        .map(|f| (f.name, f.field_type))
-        .collect();
+    let declared = client.field_types().await?;
     let mut out = Metadata::new();
     for arg in args {
         let (key, text) = split_key_value(arg)?;

@@ -463,6 +463,19 @@ impl Client {
         self.post("/api/v1/search", req).await
     }
 
+    /// The declared metadata fields and their types.
+    pub async fn field_types(
+        &self,
+    ) -> Result<std::collections::HashMap<String, crate::FieldType>, ClientError> {
+        Ok(self
+            .fields()
+            .await?
+            .fields
+            .into_iter()
+            .map(|f| (f.name, f.field_type))
+            .collect())
+    }
+
     // ---- jobs ----
 
     pub async fn submit_job(

@@ -9,6 +9,7 @@ pub mod job;
 pub mod lfn;
 pub mod meta;
 pub mod query;
+pub mod text;
 pub mod transfer;
 
 pub use client::{Client, ClientError};

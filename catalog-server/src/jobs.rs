@@ -4,7 +4,7 @@
 //! machine can take work.
 
 use base64::Engine;
-use catalog_core::api::{FindRequest, RegisterRequest, ReplicaInfo};
+use catalog_core::api::{FindRequest, RegisterRequest};
 use catalog_core::job::{
     AttemptInfo, ClaimRequest, FinishRequest, FinishResponse, HeartbeatRequest, HeartbeatResponse,
     JobInfo, JobSpec, JobStatus, Lease, LeaseRef, LeasedInput, SubjobInfo, SubmitRequest,
@@ -629,12 +629,7 @@ fn leased_inputs(conn: &mut DbConn, s: &SubjobRow) -> Result<Vec<LeasedInput>> {
                 .remove(&r.id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(rep, se)| ReplicaInfo {
-                    url: se.url_of(&rep.pfn),
-                    se: se.name,
-                    pfn: rep.pfn,
-                    status: rep.status,
-                })
+                .map(|(rep, se)| replicas::info(rep, se))
                 .collect(),
             metadata: m.entries.into_iter().map(|e| (e.field, e.value)).collect(),
         })

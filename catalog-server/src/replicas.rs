@@ -63,14 +63,19 @@ pub fn of_lfns(conn: &mut DbConn, lfns: &[String]) -> Result<Vec<FileReplicas>> 
                 .remove(&f.id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(r, se)| ReplicaInfo {
-                    url: se.url_of(&r.pfn),
-                    se: se.name,
-                    pfn: r.pfn,
-                    status: r.status,
-                })
+                .map(|(r, se)| info(r, se))
                 .collect(),
             lfn: f.path,
         })
         .collect())
+}
+
+/// A replica as the API shows it.
+pub fn info(r: Replica, se: StorageElement) -> ReplicaInfo {
+    ReplicaInfo {
+        url: se.url_of(&r.pfn),
+        se: se.name,
+        pfn: r.pfn,
+        status: r.status,
+    }
 }

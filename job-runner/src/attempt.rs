@@ -239,13 +239,7 @@ pub async fn attempt(
         std::fs::remove_dir_all(&dir).ok();
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let declared: HashMap<String, FieldType> = client
-        .fields()
-        .await?
-        .fields
-        .into_iter()
-        .map(|f| (f.name, f.field_type))
-        .collect();
+    let declared = client.field_types().await?;
     let outcome = run(client, lease, &dir, &log, &declared, &cancel).await;
     if !log.exists() {
         std::fs::write(&log, outcome.failure.as_deref().unwrap_or("")).ok();

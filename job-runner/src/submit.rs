@@ -3,6 +3,7 @@
 use anyhow::Context;
 use base64::Engine;
 use catalog_core::job::{JobInfo, JobSpec, JobStatus, SubmitRequest};
+use catalog_core::text::table;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -108,29 +109,4 @@ pub fn print_status(st: &JobStatus) {
         ]
     }));
     table(&rows);
-}
-
-/// Columns padded to the widest cell; the last is not padded.
-fn table(rows: &[Vec<String>]) {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
-            }
-        }
-        println!("{}", line.trim_end());
-    }
 }
