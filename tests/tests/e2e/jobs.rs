@@ -341,6 +341,27 @@ lfn = "/out/{job}/{subjob}/{name}"
         "/out/1/1/result.txt\n",
         "failed attempts register no output"
     );
+    // A command running past its timeout is stopped, and the attempt fails saying so.
+    let slow = flaky
+        .replace(
+            "[ $CATALOG_ATTEMPT -ge 3 ] || exit 3; echo done > result.txt",
+            "exec sleep 30",
+        )
+        .replace("max_attempts = 3", "max_attempts = 1\ntimeout = \"1s\"")
+        .replace("flaky", "slow");
+    let started = Instant::now();
+    assert!(!s
+        .job_runner(&["run", &spec(&s, "slow", &slow, &[]), "--slots", "1"])
+        .status
+        .success());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the timeout did not stop the command"
+    );
+    assert_eq!(
+        job_status(&s, 5)["subjobs"][0]["reason"],
+        "timeout after 1s"
+    );
 }
 
 /// A job of `n` subjobs, one per input file under /many, whose command runs `cmd`.
