@@ -9,7 +9,7 @@ n=${1:-1000}
 cargo build --release --locked --bins -q
 bin=$PWD/target/release
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 db_args=()
 if [ -n "${DATABASE_URL:-}" ]; then db_args=(--database-url "$DATABASE_URL"); fi
 "$bin/catalog-server" --data-dir "$work/data" --bind 127.0.0.1:0 "${db_args[@]}" > "$work/server.out" 2> "$work/server.log" &

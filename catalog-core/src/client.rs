@@ -493,6 +493,11 @@ impl Client {
         self.get(&format!("/api/v1/jobs/{id}"), &[]).await
     }
 
+    /// A job's state and counts, without its subjobs.
+    pub async fn job_info(&self, id: i64) -> Result<crate::job::JobInfo, ClientError> {
+        self.get(&format!("/api/v1/jobs/{id}/info"), &[]).await
+    }
+
     pub async fn kill_job(&self, id: i64) -> Result<crate::job::JobInfo, ClientError> {
         self.post(&format!("/api/v1/jobs/{id}/kill"), &serde_json::json!({}))
             .await

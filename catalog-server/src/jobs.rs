@@ -698,37 +698,41 @@ fn settle_job(conn: &mut DbConn, job: i64) -> Result<()> {
     if row.state == "killed" {
         return Ok(());
     }
-    let states: Vec<(i64, String)> = subjobs::table
+    // Counted in the database: a job may have many subjobs.
+    let counts: HashMap<String, i64> = subjobs::table
         .filter(subjobs::job_id.eq(job))
-        .select((subjobs::number, subjobs::state))
-        .load(conn)?;
-    let workers_done = states
-        .iter()
-        .filter(|(n, _)| *n != 0)
-        .all(|(_, s)| s == state::DONE);
-    if workers_done && states.iter().any(|(n, s)| *n == 0 && s == state::BLOCKED) {
-        diesel::update(
-            subjobs::table
-                .filter(subjobs::job_id.eq(job))
-                .filter(subjobs::number.eq(0)),
-        )
-        .set(subjobs::state.eq(state::WAITING))
-        .execute(conn)?;
+        .filter(subjobs::number.ne(0))
+        .group_by(subjobs::state)
+        .select((subjobs::state, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let merge: Option<String> = subjobs::table
+        .filter(subjobs::job_id.eq(job))
+        .filter(subjobs::number.eq(0))
+        .select(subjobs::state)
+        .first(conn)
+        .optional()?;
+    let n = |s: &str| counts.get(s).copied().unwrap_or(0);
+    let workers: i64 = counts.values().sum();
+    if n(state::DONE) == workers && merge.as_deref() == Some(state::BLOCKED) {
+        diesel::update(subjobs::table.filter(subjobs::job_id.eq(job)).filter(subjobs::number.eq(0)))
+            .set(subjobs::state.eq(state::WAITING))
+            .execute(conn)?;
         return Ok(());
     }
-    let open = states
-        .iter()
-        .any(|(_, s)| matches!(s.as_str(), state::WAITING | state::RUNNING | state::BLOCKED));
+    let mut all: Vec<(&str, i64)> = counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    if let Some(m) = &merge {
+        all.push((m.as_str(), 1));
+    }
+    let open = all.iter().any(|(s, _)| matches!(*s, state::WAITING | state::RUNNING | state::BLOCKED));
     let new_state = if open || row.watch || row.next_run.is_some() {
-        if states
-            .iter()
-            .any(|(_, s)| s != state::WAITING && s != state::BLOCKED)
-        {
+        if all.iter().any(|(s, _)| *s != state::WAITING && *s != state::BLOCKED) {
             "running"
         } else {
             row.state.as_str()
         }
-    } else if states.iter().all(|(_, s)| s == state::DONE) {
+    } else if all.iter().all(|(s, _)| *s == state::DONE) {
         "completed"
     } else {
         "failed"

@@ -7,7 +7,7 @@ set -eu
 for frame in "$@"; do
   name=$(basename "$frame")
   out="${name%.*}.clusters.json"
-  awk -v out="$out" '
+  awk -v out="$out" -v name="$name" '
     { key = $1 "," $2; hit[key] = $3; xs[key] = $1; ys[key] = $2; n++ }
     END {
       clusters = 0; biggest = 0; list = ""
@@ -27,5 +27,6 @@ for frame in "$@"; do
       }
       printf "{\"pixels\": %d, \"clusters\": [%s]}\n", n, list > out
       printf "{\"n_clusters\": %d, \"max_cluster_size\": %d}\n", clusters, biggest > (out ".meta.json")
+      printf "%s: %d pixels, %d clusters, largest %d\n", name, n, clusters, biggest
     }' "$frame"
 done

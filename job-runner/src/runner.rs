@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -85,21 +84,25 @@ pub async fn work(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.work)?;
     let mut running: HashMap<(i64, i64), Running> = HashMap::new();
-    let wake = Arc::new(Notify::new());
+    // Each task says here when it is over, so its slot is free at once.
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(i64, i64)>();
     let mut last_beat = Instant::now();
     let mut lease_seconds = 60u64;
     let mut backoff = Duration::from_millis(200);
+    let mut nothing_to_claim = true;
     loop {
+        while let Ok(key) = done_rx.try_recv() {
+            running.remove(&key);
+        }
         running.retain(|_, r| !r.handle.is_finished());
         if stop.is_cancelled() {
             break;
         }
-        if let Some(job) = cfg.only_job {
-            if running.is_empty() {
-                let st = client.job(job).await?;
-                if matches!(st.job.state.as_str(), "completed" | "failed" | "killed") {
-                    break;
-                }
+        // With nothing running and nothing to claim, the job may have ended.
+        if let (Some(job), true, true) = (cfg.only_job, running.is_empty(), nothing_to_claim) {
+            let info = client.job_info(job).await?;
+            if matches!(info.state.as_str(), "completed" | "failed" | "killed") {
+                break;
             }
         }
         let used = running.values().fold((0, 0, 0), |a, r| {
@@ -120,6 +123,7 @@ pub async fn work(
                 Ok(resp) => {
                     backoff = Duration::from_millis(200);
                     claimed = resp.leases.len();
+                    nothing_to_claim = claimed == 0;
                     for lease in resp.leases {
                         lease_seconds = lease.lease_seconds;
                         let key = (lease.job, lease.subjob);
@@ -132,18 +136,18 @@ pub async fn work(
                         let res = &lease.spec.run.resources;
                         let (cpus, memory, gpus) =
                             (res.cpus, lease.spec.memory().unwrap_or(0), res.gpus);
-                        let (client, work, keep, c, wake, on_finish) = (
+                        let (client, work, keep, c, done, on_finish) = (
                             client.clone(),
                             cfg.work.clone(),
                             cfg.keep,
                             cancel.clone(),
-                            wake.clone(),
+                            done_tx.clone(),
                             on_finish.clone(),
                         );
                         let handle = tokio::spawn(async move {
                             let result = attempt::attempt(&client, &lease, &work, keep, c).await;
                             on_finish(&lease, &result);
-                            wake.notify_one();
+                            let _ = done.send(key);
                         });
                         running.insert(
                             key,
@@ -200,7 +204,9 @@ pub async fn work(
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = wake.notified() => {}
+                Some(key) = done_rx.recv() => {
+                    running.remove(&key);
+                }
                 _ = stop.cancelled() => {}
             }
         }

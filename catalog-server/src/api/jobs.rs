@@ -48,6 +48,13 @@ pub async fn status(
     ))
 }
 
+/// A job's state and subjob counts, without the subjobs (cheap to poll).
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/info", responses((status = 200, body = JobInfo), (status = 404)))]
+#[get("/jobs/{id}/info")]
+pub async fn info(state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<JobInfo>> {
+    Ok(web::Json(state.db.read(move |c| jobs::info(c, *id)).await?))
+}
+
 /// Kill a job: its unfinished subjobs stop.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/kill", responses((status = 200, body = JobInfo), (status = 404), (status = 409)))]
 #[post("/jobs/{id}/kill")]

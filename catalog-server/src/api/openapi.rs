@@ -47,6 +47,7 @@ use super::{datasets, files, find, health, jobs, metadata, namespace, schemas, s
         jobs::submit,
         jobs::list,
         jobs::status,
+        jobs::info,
         jobs::kill,
         jobs::resubmit,
         jobs::claim,

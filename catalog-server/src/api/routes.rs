@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(jobs::submit)
             .service(jobs::list)
             .service(jobs::status)
+            .service(jobs::info)
             .service(jobs::kill)
             .service(jobs::resubmit)
             .service(jobs::claim)
