@@ -72,6 +72,12 @@ enum Command {
     Ancestors(provenance::LineageArgs),
     /// Files made from the given files, generation by generation
     Descendants(provenance::LineageArgs),
+    /// Copy files to another storage element (verified) and register the new replicas
+    Replicate(storage::ReplicateArgs),
+    /// Check that replicas exist with the right size and checksum
+    Verify(storage::VerifyArgs),
+    /// Files and bytes below a directory, per storage element
+    Du(storage::DuArgs),
     /// Find files by metadata, attributes, place and provenance
     Find(find::FindArgs),
     /// Full-text search over paths, names, string metadata and datasets, ranked
@@ -135,6 +141,9 @@ async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
             provenance::lineage(ctx, a, provenance::Direction::Descendants).await
         }
         Command::Find(a) => find::run(ctx, a).await,
+        Command::Replicate(a) => storage::replicate(ctx, a).await,
+        Command::Verify(a) => storage::verify(ctx, a).await,
+        Command::Du(a) => storage::du(ctx, a).await,
         Command::Search(a) => search::run(ctx, a).await,
         Command::Dataset(c) => datasets::run(ctx, c).await,
         Command::Schema(c) => schemas::run(ctx, c).await,

@@ -47,6 +47,9 @@ pub struct MvArgs {
 pub struct RmArgs {
     #[arg(required = true)]
     lfns: Vec<String>,
+    /// Remove only the replica on this storage element; the files stay registered
+    #[arg(long, value_name = "SE")]
+    replica: Option<String>,
 }
 
 #[derive(Args)]
@@ -172,6 +175,9 @@ pub async fn mv(ctx: &Ctx, a: MvArgs) -> anyhow::Result<()> {
 }
 
 pub async fn rm(ctx: &Ctx, a: RmArgs) -> anyhow::Result<()> {
+    if let Some(se) = &a.replica {
+        return crate::storage::remove_replicas(ctx, &a.lfns, se).await;
+    }
     let mut deleted = Vec::new();
     for chunk in a.lfns.chunks(catalog_core::api::MAX_BATCH) {
         deleted.extend(ctx.client.delete_files(chunk).await?.deleted);

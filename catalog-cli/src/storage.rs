@@ -26,6 +26,147 @@ pub enum SeCommand {
     },
     /// List storage elements with their usage
     Ls,
+    /// One storage element with its usage
+    Show { name: String },
+    /// Remove a storage element (refused while it holds replicas)
+    Rm { name: String },
+}
+
+#[derive(Args)]
+pub struct ReplicateArgs {
+    #[arg(required = true)]
+    lfns: Vec<String>,
+    /// The storage element to copy to
+    #[arg(long, value_name = "SE")]
+    to: String,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// Files to check (or --query)
+    lfns: Vec<String>,
+    /// Check the files matching this query
+    #[arg(
+        long,
+        value_name = "QUERY",
+        conflicts_with = "lfns",
+        required_unless_present = "lfns"
+    )]
+    query: Option<String>,
+    /// Only replicas on this storage element
+    #[arg(long)]
+    se: Option<String>,
+    /// Mark missing or damaged replicas bad (get then skips them), good ones ok
+    #[arg(long)]
+    mark_bad: bool,
+}
+
+#[derive(Args)]
+pub struct DuArgs {
+    /// A directory (or a file)
+    path: String,
+    /// Only this storage element
+    #[arg(long)]
+    se: Option<String>,
+}
+
+/// Prints per-replica outcomes; an error when any is not `ok_states`.
+fn outcomes(
+    ctx: &Ctx,
+    items: &[catalog_core::api::ReplicaOutcome],
+    ok_states: &[&str],
+    what: &str,
+) -> anyhow::Result<()> {
+    if ctx.format == Format::Json {
+        output::json(&items)?;
+    } else {
+        let mut rows = vec![vec![
+            "LFN".to_owned(),
+            "SE".into(),
+            "STATUS".into(),
+            "DETAIL".into(),
+        ]];
+        rows.extend(items.iter().map(|o| {
+            vec![
+                o.lfn.clone(),
+                o.se.clone(),
+                o.status.clone(),
+                o.message.clone().unwrap_or_default(),
+            ]
+        }));
+        output::table(&rows);
+    }
+    let bad = items
+        .iter()
+        .filter(|o| !ok_states.contains(&o.status.as_str()))
+        .count();
+    if bad > 0 {
+        anyhow::bail!("{what}: {bad} of {} replica(s) not ok", items.len());
+    }
+    Ok(())
+}
+
+pub async fn replicate(ctx: &Ctx, a: ReplicateArgs) -> anyhow::Result<()> {
+    let mut items = Vec::new();
+    for chunk in a.lfns.chunks(catalog_core::api::MAX_BATCH) {
+        items.extend(ctx.client.replicate(chunk, &a.to).await?.items);
+    }
+    outcomes(ctx, &items, &["copied", "present"], "replicate")
+}
+
+pub async fn remove_replicas(ctx: &Ctx, lfns: &[String], se: &str) -> anyhow::Result<()> {
+    let mut items = Vec::new();
+    for chunk in lfns.chunks(catalog_core::api::MAX_BATCH) {
+        items.extend(ctx.client.remove_replicas(chunk, se).await?.items);
+    }
+    outcomes(ctx, &items, &["removed"], "rm --replica")
+}
+
+pub async fn verify(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<()> {
+    let lfns: Vec<String> = match &a.query {
+        Some(q) => ctx
+            .client
+            .find_all(&catalog_core::api::FindRequest::text(q), |_| {})
+            .await?
+            .into_iter()
+            .map(|f| f.lfn)
+            .collect(),
+        None => a.lfns.clone(),
+    };
+    let mut items = Vec::new();
+    for chunk in lfns.chunks(catalog_core::api::MAX_BATCH) {
+        items.extend(
+            ctx.client
+                .verify(chunk, a.se.as_deref(), a.mark_bad)
+                .await?
+                .items,
+        );
+    }
+    outcomes(ctx, &items, &["ok"], "verify")
+}
+
+pub async fn du(ctx: &Ctx, a: DuArgs) -> anyhow::Result<()> {
+    let d = ctx.client.du(&a.path, a.se.as_deref()).await?;
+    if ctx.format == Format::Json {
+        return output::json(&d);
+    }
+    println!(
+        "{}: {} files, {} bytes ({})",
+        d.path,
+        d.files,
+        d.bytes,
+        output::bytes(d.bytes.max(0) as u64)
+    );
+    let mut rows = vec![vec!["SE".to_owned(), "REPLICAS".into(), "BYTES".into()]];
+    rows.extend(d.storage.iter().map(|s| {
+        vec![
+            s.se.clone(),
+            s.replicas.to_string(),
+            format!("{} ({})", s.bytes, output::bytes(s.bytes.max(0) as u64)),
+        ]
+    }));
+    output::table(&rows);
+    Ok(())
 }
 
 pub async fn replicas(ctx: &Ctx, a: ReplicasArgs) -> anyhow::Result<()> {
@@ -108,6 +249,27 @@ pub async fn se(ctx: &Ctx, c: SeCommand) -> anyhow::Result<()> {
                 ]);
             }
             output::table(&rows);
+        }
+        SeCommand::Show { name } => {
+            let s = ctx.client.storage_element(&name).await?;
+            if ctx.format == Format::Json {
+                return output::json(&s);
+            }
+            output::table(&[
+                vec!["name:".into(), s.name],
+                vec!["kind:".into(), s.kind],
+                vec!["url:".into(), s.base_url],
+                vec!["read-only:".into(), s.read_only.to_string()],
+                vec!["replicas:".into(), s.replicas.to_string()],
+                vec![
+                    "bytes:".into(),
+                    format!("{} ({})", s.bytes, output::bytes(s.bytes.max(0) as u64)),
+                ],
+            ]);
+        }
+        SeCommand::Rm { name } => {
+            ctx.client.remove_storage_element(&name).await?;
+            eprintln!("removed storage element {name}");
         }
     }
     Ok(())

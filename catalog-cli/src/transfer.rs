@@ -46,6 +46,35 @@ pub struct GetArgs {
     /// Replace existing local files
     #[arg(long)]
     force: bool,
+    /// Storage elements to prefer, in order, after replicas on this machine
+    #[arg(
+        long,
+        env = "CATALOG_SE_ORDER",
+        value_delimiter = ',',
+        value_name = "SE,SE..."
+    )]
+    se_order: Vec<String>,
+}
+
+/// The order replicas are tried in: good before bad; on this machine first; then the
+/// preference list; then the catalogue's order.
+fn replica_order<'a>(
+    replicas: &'a [catalog_core::api::ReplicaInfo],
+    prefer: &[String],
+) -> Vec<&'a catalog_core::api::ReplicaInfo> {
+    let mut order: Vec<&catalog_core::api::ReplicaInfo> = replicas.iter().collect();
+    order.sort_by_key(|r| {
+        let local = r
+            .url
+            .strip_prefix("file://")
+            .is_some_and(|p| Path::new(p).is_file());
+        let rank = prefer
+            .iter()
+            .position(|s| s == &r.se)
+            .unwrap_or(prefer.len());
+        (r.status == "bad", !local, rank)
+    });
+    order
 }
 
 struct Upload {
@@ -298,7 +327,7 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
             ));
             let mut failures = Vec::new();
             let mut got = false;
-            for r in &reps.replicas {
+            for r in replica_order(&reps.replicas, &a.se_order) {
                 let b = bar.clone();
                 match transfer::download_file(&ctx.client, &r.se, &r.pfn, &tmp, Arc::new(move |n| b.inc(n))).await {
                     Ok((size, adler32)) if size == f.size as u64 && adler32 == f.adler32 => {

@@ -583,3 +583,58 @@ pub struct SearchHit {
 pub struct SearchResponse {
     pub hits: Vec<SearchHit>,
 }
+
+// ---- replica management ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicateRequest {
+    pub lfns: Vec<String>,
+    /// The storage element to copy to.
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaSetRequest {
+    pub lfns: Vec<String>,
+    /// Only replicas on this storage element (verify: all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub se: Option<String>,
+    /// verify: mark the replicas found bad as `bad` (get skips them).
+    #[serde(default)]
+    pub mark_bad: bool,
+}
+
+/// What happened to one replica.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReplicaOutcome {
+    pub lfn: String,
+    pub se: String,
+    /// replicate: copied, present or failed; remove: removed or failed; verify: ok, missing,
+    /// bad or failed.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaOutcomes {
+    pub items: Vec<ReplicaOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeUsage {
+    pub se: String,
+    pub replicas: i64,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DuResponse {
+    pub path: String,
+    pub files: i64,
+    pub bytes: i64,
+    /// Replicas and their bytes per storage element, summed over the files below.
+    pub storage: Vec<SeUsage>,
+}

@@ -476,6 +476,71 @@ impl Client {
             .collect())
     }
 
+    // ---- replica management ----
+
+    pub async fn replicate(
+        &self,
+        lfns: &[String],
+        to: &str,
+    ) -> Result<ReplicaOutcomes, ClientError> {
+        self.post(
+            "/api/v1/replicas/replicate",
+            &ReplicateRequest {
+                lfns: lfns.to_vec(),
+                to: to.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn remove_replicas(
+        &self,
+        lfns: &[String],
+        se: &str,
+    ) -> Result<ReplicaOutcomes, ClientError> {
+        let req = ReplicaSetRequest {
+            lfns: lfns.to_vec(),
+            se: Some(se.to_owned()),
+            mark_bad: false,
+        };
+        self.post("/api/v1/replicas/remove", &req).await
+    }
+
+    pub async fn verify(
+        &self,
+        lfns: &[String],
+        se: Option<&str>,
+        mark_bad: bool,
+    ) -> Result<ReplicaOutcomes, ClientError> {
+        let req = ReplicaSetRequest {
+            lfns: lfns.to_vec(),
+            se: se.map(str::to_owned),
+            mark_bad,
+        };
+        self.post("/api/v1/replicas/verify", &req).await
+    }
+
+    pub async fn du(&self, path: &str, se: Option<&str>) -> Result<DuResponse, ClientError> {
+        let mut q = vec![("path", path)];
+        if let Some(s) = se {
+            q.push(("se", s));
+        }
+        self.get("/api/v1/du", &q).await
+    }
+
+    pub async fn storage_element(&self, name: &str) -> Result<StorageElementInfo, ClientError> {
+        self.get(&format!("/api/v1/se/{}", encode_segment(name)), &[])
+            .await
+    }
+
+    pub async fn remove_storage_element(&self, name: &str) -> Result<(), ClientError> {
+        let req = self.request(
+            Method::DELETE,
+            &format!("/api/v1/se/{}", encode_segment(name)),
+        );
+        self.send(req).await.map(|_| ())
+    }
+
     // ---- jobs ----
 
     pub async fn submit_job(

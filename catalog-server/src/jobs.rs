@@ -716,18 +716,27 @@ fn settle_job(conn: &mut DbConn, job: i64) -> Result<()> {
     let n = |s: &str| counts.get(s).copied().unwrap_or(0);
     let workers: i64 = counts.values().sum();
     if n(state::DONE) == workers && merge.as_deref() == Some(state::BLOCKED) {
-        diesel::update(subjobs::table.filter(subjobs::job_id.eq(job)).filter(subjobs::number.eq(0)))
-            .set(subjobs::state.eq(state::WAITING))
-            .execute(conn)?;
+        diesel::update(
+            subjobs::table
+                .filter(subjobs::job_id.eq(job))
+                .filter(subjobs::number.eq(0)),
+        )
+        .set(subjobs::state.eq(state::WAITING))
+        .execute(conn)?;
         return Ok(());
     }
     let mut all: Vec<(&str, i64)> = counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     if let Some(m) = &merge {
         all.push((m.as_str(), 1));
     }
-    let open = all.iter().any(|(s, _)| matches!(*s, state::WAITING | state::RUNNING | state::BLOCKED));
+    let open = all
+        .iter()
+        .any(|(s, _)| matches!(*s, state::WAITING | state::RUNNING | state::BLOCKED));
     let new_state = if open || row.watch || row.next_run.is_some() {
-        if all.iter().any(|(s, _)| *s != state::WAITING && *s != state::BLOCKED) {
+        if all
+            .iter()
+            .any(|(s, _)| *s != state::WAITING && *s != state::BLOCKED)
+        {
             "running"
         } else {
             row.state.as_str()

@@ -16,6 +16,7 @@ pub mod objects;
 pub mod provenance;
 pub mod query;
 pub mod replicas;
+pub mod replication;
 pub mod schemas;
 pub mod search;
 pub mod storage;

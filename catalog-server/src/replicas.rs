@@ -79,3 +79,87 @@ pub fn info(r: Replica, se: StorageElement) -> ReplicaInfo {
         status: r.status,
     }
 }
+
+/// Files and bytes below `path` (a directory, or one file), and per storage element the
+/// replicas and their bytes; summed from the rows each time, so it never drifts.
+pub fn du(
+    conn: &mut DbConn,
+    path: &str,
+    se: Option<&str>,
+) -> Result<catalog_core::api::DuResponse> {
+    use crate::query::{Bind, Compiler};
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Total {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+        #[diesel(sql_type = BigInt)]
+        bytes: i64,
+    }
+    #[derive(QueryableByName)]
+    struct PerSe {
+        #[diesel(sql_type = Text)]
+        se: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+        #[diesel(sql_type = BigInt)]
+        bytes: i64,
+    }
+    catalog_core::lfn::validate(path)?;
+    if crate::namespace::find_dir(conn, path)?.is_none() && files::find(conn, path)?.is_none() {
+        return Err(crate::error::Error::not_found(format!(
+            "no such file or directory: {path}"
+        )));
+    }
+    if let Some(name) = se {
+        storage::get(conn, name)?;
+    }
+    let (lo, hi) = crate::namespace::subtree_bounds(path);
+    let hi = hi.unwrap_or_else(|| char::MAX.to_string());
+    // The files at or below `path`, on alias f.
+    let below = |c: &mut Compiler<'_>| {
+        c.sql.push("(f.path = ").bind(Bind::Text(path.to_owned()));
+        c.sql
+            .push(" OR (f.path > ")
+            .bind(Bind::Text(lo.clone()))
+            .push(" AND f.path < ")
+            .bind(Bind::Text(hi.clone()))
+            .push("))");
+    };
+    let mut c = Compiler::new(conn);
+    c.sql.push("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(f.size), 0) AS BIGINT) AS bytes FROM files f WHERE ");
+    below(&mut c);
+    let total = c
+        .sql
+        .load::<Total>(c.conn)?
+        .pop()
+        .unwrap_or(Total { n: 0, bytes: 0 });
+    let mut c = Compiler::new(conn);
+    c.sql.push(
+        "SELECT s.name AS se, COUNT(*) AS n, CAST(COALESCE(SUM(f.size), 0) AS BIGINT) AS bytes \
+         FROM replicas r JOIN files f ON f.id = r.file_id JOIN storage_elements s ON s.id = r.se_id WHERE ",
+    );
+    below(&mut c);
+    if let Some(name) = se {
+        c.sql
+            .push(" AND s.name = ")
+            .bind(Bind::Text(name.to_owned()));
+    }
+    c.sql.push(" GROUP BY s.name ORDER BY s.name");
+    let storage = c
+        .sql
+        .load::<PerSe>(c.conn)?
+        .into_iter()
+        .map(|r| catalog_core::api::SeUsage {
+            se: r.se,
+            replicas: r.n,
+            bytes: r.bytes,
+        })
+        .collect();
+    Ok(catalog_core::api::DuResponse {
+        path: path.to_owned(),
+        files: total.n,
+        bytes: total.bytes,
+        storage,
+    })
+}

@@ -228,3 +228,28 @@ pub fn is_registered(conn: &mut DbConn, se: &str, pfn: &str) -> Result<bool> {
         .optional()?;
     Ok(found.is_some())
 }
+
+/// One storage element with its usage.
+pub fn show(conn: &mut DbConn, name: &str) -> Result<StorageElementInfo> {
+    get(conn, name)?;
+    list(conn)?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| Error::not_found(format!("no such storage element: {name}")))
+}
+
+/// Removes a storage element that holds no replica.
+pub fn remove(conn: &mut DbConn, name: &str) -> Result<()> {
+    let se = get(conn, name)?;
+    let n: i64 = replicas::table
+        .filter(replicas::se_id.eq(se.id))
+        .count()
+        .get_result(conn)?;
+    if n > 0 {
+        return Err(Error::conflict(format!(
+            "storage element {name} holds {n} replica(s): remove them first (catalog rm --replica {name}, or replicate elsewhere)"
+        )));
+    }
+    diesel::delete(storage_elements::table.find(se.id)).execute(conn)?;
+    Ok(())
+}

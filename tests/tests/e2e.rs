@@ -10,4 +10,5 @@ mod e2e {
     pub mod scale;
     pub mod schemas;
     pub mod search;
+    pub mod storage;
 }

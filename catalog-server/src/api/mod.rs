@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod metadata;
 pub mod namespace;
 pub mod openapi;
+pub mod replicas;
 pub mod routes;
 pub mod schemas;
 pub mod search;

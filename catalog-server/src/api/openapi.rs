@@ -1,7 +1,9 @@
 use actix_web::{get, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{datasets, files, find, health, jobs, metadata, namespace, schemas, search, storage};
+use super::{
+    datasets, files, find, health, jobs, metadata, namespace, replicas, schemas, search, storage,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,6 +56,12 @@ use super::{datasets, files, find, health, jobs, metadata, namespace, schemas, s
         jobs::heartbeat,
         jobs::complete,
         jobs::fail,
+        replicas::replicate,
+        replicas::remove,
+        replicas::verify,
+        replicas::du,
+        replicas::show,
+        replicas::remove_se,
         storage::list,
         storage::add,
         storage::upload,

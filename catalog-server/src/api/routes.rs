@@ -3,7 +3,8 @@
 use actix_web::web;
 
 use super::{
-    datasets, files, find, health, jobs, metadata, namespace, openapi, schemas, search, storage,
+    datasets, files, find, health, jobs, metadata, namespace, openapi, replicas, schemas, search,
+    storage,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -60,6 +61,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(jobs::complete)
             .service(jobs::fail)
             // storage elements and their bytes
+            .service(replicas::replicate)
+            .service(replicas::remove)
+            .service(replicas::verify)
+            .service(replicas::du)
+            .service(replicas::show)
+            .service(replicas::remove_se)
             .service(storage::list)
             .service(storage::add)
             .service(storage::upload)
