@@ -5,6 +5,7 @@ use catalog_core::api::{Entry, Metadata, NewFile, NewReplica, RegisterRequest, M
 use catalog_core::transfer::{self, TransferError};
 use catalog_core::{lfn, Client};
 use clap::Args;
+use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +18,9 @@ pub struct PutArgs {
     /// Local files (directories with -r), then the destination LFN or directory
     #[arg(required = true, num_args = 2.., value_name = "LOCAL... DEST")]
     paths: Vec<String>,
+    /// Files uploaded at once
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    jobs: u32,
     /// Upload directories recursively: LOCALDIR/a/f becomes DEST/a/f
     #[arg(short = 'r', long)]
     recursive: bool,
@@ -221,17 +225,37 @@ pub async fn put(ctx: &Ctx, a: PutArgs) -> anyhow::Result<()> {
     for batch in plan.chunks(MAX_BATCH) {
         let mut files = Vec::with_capacity(batch.len());
         let mut uploaded: Vec<String> = Vec::new();
-        for u in batch {
-            let pfn = u.lfn.trim_start_matches('/').to_owned();
-            let result = upload_one(&ctx.client, &a.se, &pfn, u, &bar).await;
-            let adler32 = match result {
-                Ok(a) => a,
-                Err(e) => {
-                    undo(&ctx.client, &a.se, &uploaded).await;
-                    return Err(e);
+        // Up to --jobs uploads at once; results in the batch's order.
+        let results: Vec<(usize, anyhow::Result<String>)> = futures_util::stream::iter(batch.iter().enumerate())
+            .map(|(i, u)| {
+                let (client, se, bar) = (ctx.client.clone(), a.se.clone(), bar.clone());
+                async move {
+                    let pfn = u.lfn.trim_start_matches('/').to_owned();
+                    (i, upload_one(&client, &se, &pfn, u, &bar).await)
                 }
-            };
-            uploaded.push(pfn.clone());
+            })
+            .buffer_unordered(a.jobs as usize)
+            .collect()
+            .await;
+        let mut sums: Vec<Option<String>> = vec![None; batch.len()];
+        let mut first_error = None;
+        for (i, r) in results {
+            match r {
+                Ok(adler32) => {
+                    uploaded.push(batch[i].lfn.trim_start_matches('/').to_owned());
+                    sums[i] = Some(adler32);
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if let Some(e) = first_error {
+            undo(&ctx.client, &a.se, &uploaded).await;
+            bar.abandon();
+            return Err(e);
+        }
+        for (u, adler32) in batch.iter().zip(sums) {
+            let pfn = u.lfn.trim_start_matches('/').to_owned();
+            let adler32 = adler32.context("upload result missing")?;
             files.push(NewFile {
                 lfn: u.lfn.clone(),
                 size: u.size as i64,
