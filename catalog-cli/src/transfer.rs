@@ -226,17 +226,18 @@ pub async fn put(ctx: &Ctx, a: PutArgs) -> anyhow::Result<()> {
         let mut files = Vec::with_capacity(batch.len());
         let mut uploaded: Vec<String> = Vec::new();
         // Up to --jobs uploads at once; results in the batch's order.
-        let results: Vec<(usize, anyhow::Result<String>)> = futures_util::stream::iter(batch.iter().enumerate())
-            .map(|(i, u)| {
-                let (client, se, bar) = (ctx.client.clone(), a.se.clone(), bar.clone());
-                async move {
-                    let pfn = u.lfn.trim_start_matches('/').to_owned();
-                    (i, upload_one(&client, &se, &pfn, u, &bar).await)
-                }
-            })
-            .buffer_unordered(a.jobs as usize)
-            .collect()
-            .await;
+        let results: Vec<(usize, anyhow::Result<String>)> =
+            futures_util::stream::iter(batch.iter().enumerate())
+                .map(|(i, u)| {
+                    let (client, se, bar) = (ctx.client.clone(), a.se.clone(), bar.clone());
+                    async move {
+                        let pfn = u.lfn.trim_start_matches('/').to_owned();
+                        (i, upload_one(&client, &se, &pfn, u, &bar).await)
+                    }
+                })
+                .buffer_unordered(a.jobs as usize)
+                .collect()
+                .await;
         let mut sums: Vec<Option<String>> = vec![None; batch.len()];
         let mut first_error = None;
         for (i, r) in results {

@@ -1049,6 +1049,15 @@ fn take_new_files(conn: &mut DbConn, job: &JobRow, among: Option<&[i64]>) -> Res
     Ok(ids.len())
 }
 
+/// Whether any job watches for new files.
+pub fn any_watching(conn: &mut DbConn) -> Result<bool> {
+    Ok(jobs::table
+        .filter(jobs::watch.eq(true))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
 /// Watch mode: new subjobs of each watching job for the newly registered files that match
 /// its query. Each file becomes an input of a job at most once.
 pub fn watch_new_files(conn: &mut DbConn, new_ids: &[i64]) -> Result<usize> {

@@ -35,6 +35,10 @@ pub async fn registered(state: &AppState, lfns: Vec<String>) {
         return;
     }
     state.search.changed(vec![Change::Lfns(lfns.clone())]);
+    // Most catalogues have no watching job: then registration costs nothing more.
+    if !matches!(state.db.read(crate::jobs::any_watching).await, Ok(true)) {
+        return;
+    }
     let watched = state
         .db
         .write(move |c| {
