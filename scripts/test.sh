@@ -7,5 +7,9 @@
 # throwaway server from the installed PostgreSQL binaries (apt-get install postgresql).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The storage tests run a real S3 server (s3s-fs, built once into .tools/) and a real
+# WebDAV server (rclone, from Debian's packages).
+scripts/s3-server.sh --install
+scripts/webdav-server.sh --install
 cargo build --locked --bins
 cargo test --locked --workspace "$@"

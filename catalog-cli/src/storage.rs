@@ -15,14 +15,38 @@ pub struct ReplicasArgs {
 #[derive(Subcommand)]
 pub enum SeCommand {
     /// Add a storage element
+    ///
+    /// Examples:
+    ///   catalog se add disk2 --path /data/disk2
+    ///   catalog se add s3-lab --kind s3 --url s3://frames/raw --endpoint http://127.0.0.1:9014 --path-style
+    ///   catalog se add dav --kind webdav --url https://dav.example.org/catalog
+    ///
+    /// Credentials stay with the server, in its environment:
+    /// CATALOG_SE_<NAME>_ACCESS_KEY_ID and _SECRET_ACCESS_KEY (S3; else AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY), CATALOG_SE_<NAME>_USERNAME and _PASSWORD (WebDAV), NAME in
+    /// upper case with '-' and '.' as '_'.
+    #[command(verbatim_doc_comment)]
     Add {
         name: String,
-        /// Kind of storage: file (a directory on the server's machine)
-        #[arg(long, default_value = "file")]
+        /// file (a directory on the server's machine), s3 (a bucket on any S3-compatible
+        /// endpoint) or webdav (a directory on an HTTP/WebDAV server)
+        #[arg(long, default_value = "file", value_parser = ["file", "s3", "webdav"])]
         kind: String,
-        /// The directory (created when missing)
+        /// For file: the directory (created when missing)
+        #[arg(long, required_if_eq("kind", "file"))]
+        path: Option<String>,
+        /// For s3: s3://BUCKET[/PREFIX]; for webdav: http(s)://HOST/PATH
+        #[arg(long, required_if_eq_any([("kind", "s3"), ("kind", "webdav")]))]
+        url: Option<String>,
+        /// For s3: the endpoint of a non-AWS server, e.g. http://127.0.0.1:9014
         #[arg(long)]
-        path: String,
+        endpoint: Option<String>,
+        /// For s3: the region [default: us-east-1]
+        #[arg(long)]
+        region: Option<String>,
+        /// For s3: address buckets as ENDPOINT/BUCKET (most non-AWS servers need this)
+        #[arg(long)]
+        path_style: bool,
     },
     /// List storage elements with their usage
     Ls,
@@ -207,16 +231,30 @@ pub async fn replicas(ctx: &Ctx, a: ReplicasArgs) -> anyhow::Result<()> {
 
 pub async fn se(ctx: &Ctx, c: SeCommand) -> anyhow::Result<()> {
     match c {
-        SeCommand::Add { name, kind, path } => {
-            let abs = std::path::absolute(&path)
-                .map(|p| p.display().to_string())
-                .unwrap_or(path);
+        SeCommand::Add {
+            name,
+            kind,
+            path,
+            url,
+            endpoint,
+            region,
+            path_style,
+        } => {
+            let path = path.map(|p| {
+                std::path::absolute(&p)
+                    .map(|a| a.display().to_string())
+                    .unwrap_or(p)
+            });
             let se = ctx
                 .client
                 .add_storage_element(&NewStorageElement {
                     name,
                     kind,
-                    path: abs,
+                    path,
+                    url,
+                    endpoint,
+                    region,
+                    path_style,
                 })
                 .await?;
             if ctx.format == Format::Json {

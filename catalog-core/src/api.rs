@@ -267,10 +267,39 @@ pub struct ReplicasResponse {
 #[serde(deny_unknown_fields)]
 pub struct NewStorageElement {
     pub name: String,
-    /// `file`: a directory on the server's machine.
+    /// `file`: a directory on the server's machine; `s3`: a bucket on any S3-compatible
+    /// endpoint; `webdav`: a directory on an HTTP/WebDAV server.
     pub kind: String,
     /// For `file`: the directory (created when missing).
-    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// For `s3`: `s3://BUCKET[/PREFIX]`; for `webdav`: the `http(s)://` URL of the directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// For `s3`: the endpoint of a non-AWS server, e.g. `http://127.0.0.1:9000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// For `s3`: the region [default: us-east-1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// For `s3`: address buckets as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT.
+    #[serde(default)]
+    pub path_style: bool,
+}
+
+impl NewStorageElement {
+    /// A `file` storage element over `path`.
+    pub fn dir(name: &str, path: &str) -> NewStorageElement {
+        NewStorageElement {
+            name: name.to_owned(),
+            kind: "file".to_owned(),
+            path: Some(path.to_owned()),
+            url: None,
+            endpoint: None,
+            region: None,
+            path_style: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -8,7 +8,8 @@ use crate::db::schema::replicas;
 use crate::db::{rows_per_statement, Db};
 use crate::error::{Error, Result};
 use crate::files::{self, FileRow};
-use crate::{objects, replicas as replica_rows};
+use crate::replicas as replica_rows;
+use crate::stores::Store;
 
 /// Deletes the bytes of every replica of `rows`, then the entries whose bytes are all gone.
 /// Replicas whose delete failed stay registered and are named in the error.
@@ -22,8 +23,8 @@ pub async fn remove_files(db: &Db, rows: Vec<FileRow>) -> Result<DeleteResponse>
     for f in &rows {
         let mut all_gone = true;
         for (r, se) in by_file.remove(&f.id).unwrap_or_default() {
-            let outcome = match se.local_path(&r.pfn) {
-                Ok(path) => objects::remove(&path).await,
+            let outcome = match Store::open(&se) {
+                Ok(store) => store.remove(&r.pfn).await,
                 Err(e) => Err(e),
             };
             match outcome {

@@ -20,3 +20,4 @@ pub mod replication;
 pub mod schemas;
 pub mod search;
 pub mod storage;
+pub mod stores;

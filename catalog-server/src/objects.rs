@@ -89,36 +89,3 @@ pub async fn remove(path: &Path) -> Result<()> {
         Err(e) => Err(io_err("cannot remove", path, e)),
     }
 }
-
-/// Reads an object whole: its size and adler32; `None` when it does not exist.
-pub async fn checksum(path: &Path) -> Result<Option<(u64, String)>> {
-    use tokio::io::AsyncReadExt;
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err("cannot read", path, e)),
-    };
-    let mut sum = StreamSum::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .await
-            .map_err(|e| io_err("cannot read", path, e))?;
-        if n == 0 {
-            return Ok(Some((sum.size(), sum.adler32())));
-        }
-        sum.update(&buf[..n]);
-    }
-}
-
-/// Streams the object at `from` into a new object at `to`; the size and adler32 of what
-/// was written.
-pub async fn copy_new(from: &Path, to: &Path) -> Result<(u64, String)> {
-    let file = tokio::fs::File::open(from)
-        .await
-        .map_err(|e| io_err("cannot read", from, e))?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
-        .map(|r| r.map(|b| actix_web::web::Bytes::from(b.to_vec())));
-    write_new(to, Box::pin(stream), None).await
-}

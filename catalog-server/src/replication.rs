@@ -11,8 +11,9 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::files::{self, FileRow};
 use crate::namespace::now;
+use crate::replicas as replica_rows;
 use crate::storage::{self, StorageElement};
-use crate::{objects, replicas as replica_rows};
+use crate::stores::{self, Store};
 
 fn outcome(f: &FileRow, se: &str, status: &str, message: Option<String>) -> ReplicaOutcome {
     ReplicaOutcome {
@@ -63,11 +64,11 @@ pub async fn replicate(db: &Db, lfns: Vec<String>, to: String) -> Result<Replica
         for (r, se) in reps.iter().filter(|(r, _)| r.status != "bad") {
             let pfn = f.path.trim_start_matches('/').to_owned();
             let result = async {
-                let from = se.local_path(&r.pfn)?;
-                let dest = target.local_path(&pfn)?;
-                let (size, adler32) = objects::copy_new(&from, &dest).await?;
+                let dest = Store::open(&target)?;
+                let (size, adler32) =
+                    stores::copy_new(&Store::open(se)?, &r.pfn, &dest, &pfn).await?;
                 if size != f.size as u64 || adler32 != f.adler32 {
-                    let _ = objects::remove(&dest).await;
+                    let _ = dest.remove(&pfn).await;
                     return Err(Error::Storage(format!(
                         "checksum mismatch reading from {}: {size} bytes adler32 {adler32}, expected {} bytes adler32 {}",
                         se.name, f.size, f.adler32
@@ -138,8 +139,8 @@ pub async fn remove(db: &Db, lfns: Vec<String>, se: String) -> Result<ReplicaOut
             ));
             continue;
         };
-        let gone = match store.local_path(&r.pfn) {
-            Ok(path) => objects::remove(&path).await,
+        let gone = match Store::open(&store) {
+            Ok(s) => s.remove(&r.pfn).await,
             Err(e) => Err(e),
         };
         match gone {
@@ -178,8 +179,8 @@ pub async fn verify(
             .into_iter()
             .filter(|(_, s)| se.as_ref().is_none_or(|n| &s.name == n))
         {
-            let checked = match store.local_path(&r.pfn) {
-                Ok(path) => objects::checksum(&path).await,
+            let checked = match Store::open(&store) {
+                Ok(s) => s.checksum(&r.pfn).await,
                 Err(e) => Err(e),
             };
             let (status, message) = match checked {

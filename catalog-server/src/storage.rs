@@ -10,6 +10,7 @@ use crate::db::schema::{files, replicas, storage_elements};
 use crate::db::{rows_per_statement, DbConn};
 use crate::error::{Error, Result};
 use crate::namespace::now;
+use crate::stores::Options;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = storage_elements)]
@@ -18,6 +19,8 @@ pub struct StorageElement {
     pub name: String,
     pub kind: String,
     pub base_url: String,
+    /// Connection settings of a remote kind, as JSON ([`crate::stores::Options`]).
+    pub options: String,
     pub read_only: bool,
 }
 
@@ -124,51 +127,113 @@ pub fn get(conn: &mut DbConn, name: &str) -> Result<StorageElement> {
         .ok_or_else(|| Error::not_found(format!("no such storage element: {name}")))
 }
 
-/// Adds a `file` storage element over `dir`, creating the directory.
-pub fn add(conn: &mut DbConn, new: &NewStorageElement) -> Result<StorageElementInfo> {
+/// Checks a new storage element and works out its base URL and options; for `file`, creates
+/// the directory. Touches no database: the caller probes the storage, then [`insert`]s it.
+pub fn check_new(new: &NewStorageElement) -> Result<StorageElement> {
     check_name(&new.name)?;
-    if new.kind != "file" {
+    let needs = |what: &str, v: &Option<String>| -> Result<String> {
+        v.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
+            Error::bad(format!(
+                "a storage element of kind {} needs {what}",
+                new.kind
+            ))
+        })
+    };
+    let remote_only = new.endpoint.is_some() || new.region.is_some() || new.path_style;
+    let (base_url, options) = match new.kind.as_str() {
+        "file" => {
+            if new.url.is_some() || remote_only {
+                return Err(Error::bad(
+                    "a file storage element takes only a path (no url, endpoint, region or path style)",
+                ));
+            }
+            let dir = PathBuf::from(needs("a path (the directory)", &new.path)?);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::bad(format!("cannot create {}: {e}", dir.display())))?;
+            let dir = dir
+                .canonicalize()
+                .map_err(|e| Error::bad(format!("cannot resolve {}: {e}", dir.display())))?;
+            (format!("file://{}", dir.display()), Options::default())
+        }
+        "s3" => {
+            let url = needs("a url (s3://BUCKET[/PREFIX])", &new.url)?;
+            crate::stores::parse_s3_url(&url)?;
+            if let Some(e) = &new.endpoint {
+                if !(e.starts_with("http://") || e.starts_with("https://")) {
+                    return Err(Error::bad(format!(
+                        "invalid endpoint {e:?}: expected an http:// or https:// URL"
+                    )));
+                }
+            }
+            let options = Options {
+                endpoint: new.endpoint.clone(),
+                region: new.region.clone(),
+                path_style: new.path_style,
+            };
+            (url.trim_end_matches('/').to_owned(), options)
+        }
+        "webdav" => {
+            if remote_only {
+                return Err(Error::bad(
+                    "a webdav storage element takes only a url (no endpoint, region or path style)",
+                ));
+            }
+            let url = needs("a url (http(s)://HOST/PATH)", &new.url)?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::bad(format!(
+                    "invalid WebDAV URL {url:?}: expected http:// or https://"
+                )));
+            }
+            (url.trim_end_matches('/').to_owned(), Options::default())
+        }
+        other => {
+            return Err(Error::bad(format!(
+                "unknown storage element kind {other:?}: expected file, s3 or webdav"
+            )))
+        }
+    };
+    if new.path.is_some() && new.kind != "file" {
         return Err(Error::bad(format!(
-            "unknown storage element kind {:?}: expected file",
+            "a storage element of kind {} takes a url, not a path",
             new.kind
         )));
     }
-    let dir = PathBuf::from(&new.path);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::bad(format!("cannot create {}: {e}", dir.display())))?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| Error::bad(format!("cannot resolve {}: {e}", dir.display())))?;
-    if !by_names(conn, std::slice::from_ref(&new.name))?.is_empty() {
+    Ok(StorageElement {
+        id: 0,
+        name: new.name.clone(),
+        kind: new.kind.clone(),
+        base_url,
+        options: serde_json::to_string(&options).map_err(|e| Error::Internal(e.to_string()))?,
+        read_only: false,
+    })
+}
+
+/// Registers a checked storage element.
+pub fn insert(conn: &mut DbConn, se: &StorageElement) -> Result<StorageElementInfo> {
+    if !by_names(conn, std::slice::from_ref(&se.name))?.is_empty() {
         return Err(Error::conflict(format!(
             "storage element exists: {}",
-            new.name
+            se.name
         )));
     }
     diesel::insert_into(storage_elements::table)
         .values((
-            storage_elements::name.eq(&new.name),
-            storage_elements::kind.eq(&new.kind),
-            storage_elements::base_url.eq(format!("file://{}", dir.display())),
+            storage_elements::name.eq(&se.name),
+            storage_elements::kind.eq(&se.kind),
+            storage_elements::base_url.eq(&se.base_url),
+            storage_elements::options.eq(&se.options),
             storage_elements::created.eq(now()),
         ))
         .execute(conn)?;
-    list(conn)?
-        .into_iter()
-        .find(|s| s.name == new.name)
-        .ok_or_else(|| Error::Internal("storage element vanished".into()))
+    show(conn, &se.name)
 }
 
 /// Makes sure the embedded default storage element exists.
 pub fn ensure_default(conn: &mut DbConn, name: &str, dir: &Path) -> Result<()> {
     if by_names(conn, &[name.to_owned()])?.is_empty() {
-        add(
+        insert(
             conn,
-            &NewStorageElement {
-                name: name.to_owned(),
-                kind: "file".to_owned(),
-                path: dir.display().to_string(),
-            },
+            &check_new(&NewStorageElement::dir(name, &dir.display().to_string()))?,
         )?;
         tracing::info!(se = name, dir = %dir.display(), "created the default storage element");
     }

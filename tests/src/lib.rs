@@ -2,6 +2,7 @@
 //! (SQLite file, or a new PostgreSQL database), run the real `catalog` CLI against it.
 
 pub mod postgres;
+pub mod storage_servers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

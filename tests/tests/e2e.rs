@@ -7,6 +7,7 @@ mod e2e {
     pub mod finding;
     pub mod fixtures;
     pub mod jobs;
+    pub mod remote_storage;
     pub mod scale;
     pub mod schemas;
     pub mod search;

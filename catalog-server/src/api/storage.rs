@@ -1,11 +1,11 @@
 use actix_web::http::header;
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use catalog_core::api::{NewStorageElement, StorageElementInfo, UploadResponse};
-use tokio_util::io::ReaderStream;
 
 use crate::app::AppState;
 use crate::error::{Error, Result};
-use crate::{objects, storage};
+use crate::storage;
+use crate::stores::Store;
 
 /// Storage elements with their usage.
 #[utoipa::path(get, path = "/api/v1/se", responses((status = 200, body = Vec<StorageElementInfo>)))]
@@ -21,14 +21,16 @@ pub async fn add(
     state: web::Data<AppState>,
     req: web::Json<NewStorageElement>,
 ) -> Result<web::Json<StorageElementInfo>> {
+    let se = storage::check_new(&req)?;
+    Store::open(&se)?.probe().await?;
     Ok(web::Json(
-        state.db.write(move |c| storage::add(c, &req)).await?,
+        state.db.write(move |c| storage::insert(c, &se)).await?,
     ))
 }
 
-async fn local_path(state: &AppState, se: String, pfn: &str) -> Result<std::path::PathBuf> {
+async fn store(state: &AppState, se: String) -> Result<Store> {
     let se = state.db.read(move |c| storage::get(c, &se)).await?;
-    se.local_path(pfn)
+    Store::open(&se)
 }
 
 /// Stream bytes to a new object; answers its size and adler32. Never overwrites.
@@ -42,13 +44,13 @@ pub async fn upload(
     body: web::Payload,
 ) -> Result<web::Json<UploadResponse>> {
     let (se, pfn) = path.into_inner();
-    let target = local_path(&state, se.clone(), &pfn).await?;
+    let target = store(&state, se.clone()).await?;
     let expected = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let (size, adler32) = objects::write_new(&target, body, expected).await?;
+    let (size, adler32) = target.write_new(&pfn, body, expected).await?;
     Ok(web::Json(UploadResponse {
         se,
         pfn,
@@ -66,24 +68,15 @@ pub async fn download(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (se, pfn) = path.into_inner();
-    let target = local_path(&state, se.clone(), &pfn).await?;
-    let file = tokio::fs::File::open(&target)
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::not_found(format!("no object {pfn} on storage element {se}"))
-            }
-            _ => Error::Storage(format!("cannot open {}: {e}", target.display())),
-        })?;
-    let len = file
-        .metadata()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?
-        .len();
+    let (len, stream) = store(&state, se.clone())
+        .await?
+        .read(&pfn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no object {pfn} on storage element {se}")))?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .no_chunking(len)
-        .streaming(ReaderStream::with_capacity(file, 256 * 1024)))
+        .streaming(stream))
 }
 
 /// Remove an object (not its catalogue entry: used to undo an upload whose registration failed).
@@ -94,16 +87,19 @@ pub async fn remove(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (se, pfn) = path.into_inner();
-    let target = local_path(&state, se.clone(), &pfn).await?;
+    let target = store(&state, se.clone()).await?;
     let registered = state
         .db
-        .read(move |c| storage::is_registered(c, &se, &pfn))
+        .read({
+            let pfn = pfn.clone();
+            move |c| storage::is_registered(c, &se, &pfn)
+        })
         .await?;
     if registered {
         return Err(Error::conflict(
             "the object is a registered replica; remove the file with rm instead",
         ));
     }
-    objects::remove(&target).await?;
+    target.remove(&pfn).await?;
     Ok(HttpResponse::NoContent().finish())
 }
