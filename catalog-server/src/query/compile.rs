@@ -96,6 +96,10 @@ pub struct Compiler<'c> {
     fields: HashMap<String, Option<FieldRef>>,
     aliases: usize,
     datasets: Vec<String>,
+    /// Write metadata tests as correlated probes on the file's (file_id, field_id) key
+    /// rather than as IN lists from the value index (set for all but the driving test of
+    /// an AND).
+    probe: bool,
 }
 
 /// A condition on a value column, written for any table alias.
@@ -110,6 +114,7 @@ impl<'c> Compiler<'c> {
             fields: HashMap::new(),
             aliases: 0,
             datasets: Vec::new(),
+            probe: false,
         }
     }
 
@@ -152,26 +157,68 @@ impl<'c> Compiler<'c> {
             .ok_or_else(|| Error::bad(format!("unknown field '{name}'")))
     }
 
+    /// How selective a metadata test on a field of its own is likely to be (lower: fewer
+    /// files): equality and IN lists before ranges. `None` for any other test.
+    fn meta_rank(&mut self, e: &Expr) -> Result<Option<u8>> {
+        let (field, rank) = match e {
+            Expr::Compare { field, cmp, .. } => (field, if *cmp == Cmp::Eq { 0 } else { 2 }),
+            Expr::In {
+                field,
+                negated: false,
+                ..
+            } => (field, 0),
+            Expr::Range { field, .. } => (field, 1),
+            _ => return Ok(None),
+        };
+        Ok(match self.target(field)? {
+            Target::Meta(m) if !m.on_dirs => Some(rank),
+            _ => None,
+        })
+    }
+
     /// Writes the condition `e` on the `files` row aliased `f`.
     pub fn predicate(&mut self, e: &Expr, f: &str) -> Result<()> {
         match e {
             Expr::All => {
                 self.sql.push("1 = 1");
             }
-            Expr::And { args } | Expr::Or { args } => {
-                let join = if matches!(e, Expr::And { .. }) {
-                    " AND "
-                } else {
-                    " OR "
-                };
+            Expr::And { args } => {
+                // The likeliest most selective metadata test drives, as an IN list read
+                // from its value index; the other metadata tests probe each of those files
+                // by key, instead of each reading (and listing) every file it matches.
+                let ranks = args
+                    .iter()
+                    .map(|a| self.meta_rank(a))
+                    .collect::<Result<Vec<_>>>()?;
+                let driver = ranks
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| r.map(|r| (r, i)))
+                    .min()
+                    .map(|(_, i)| i);
+                let outer = self.probe;
                 self.sql.push("(");
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
-                        self.sql.push(join);
+                        self.sql.push(" AND ");
+                    }
+                    self.probe = ranks[i].is_some() && driver != Some(i);
+                    self.predicate(a, f)?;
+                    self.probe = outer;
+                }
+                self.sql.push(")");
+            }
+            Expr::Or { args } => {
+                let outer = std::mem::replace(&mut self.probe, false);
+                self.sql.push("(");
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        self.sql.push(" OR ");
                     }
                     self.predicate(a, f)?;
                 }
                 self.sql.push(")");
+                self.probe = outer;
             }
             Expr::Not { arg } => {
                 self.sql.push("NOT (");
@@ -288,6 +335,16 @@ impl<'c> Compiler<'c> {
             Target::Column(col, _) => {
                 self.sql.push("(");
                 cond(&mut self.sql, &format!("{f}.{col}"));
+                self.sql.push(")");
+            }
+            Target::Meta(field) if self.probe && !field.on_dirs => {
+                let col = value_column(field.ty);
+                self.sql
+                    .push("EXISTS (SELECT 1 FROM file_meta m WHERE m.file_id = ")
+                    .push(f)
+                    .push(".id AND m.field_id = ");
+                self.sql.bind(Bind::Int(field.id)).push(" AND ");
+                cond(&mut self.sql, &format!("m.{col}"));
                 self.sql.push(")");
             }
             Target::Meta(field) => {

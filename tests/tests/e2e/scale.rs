@@ -50,9 +50,17 @@ fn selective_query_uses_the_metadata_indexes(backend: Backend) {
         text.contains("file_meta_ival"),
         "the int field's index is not used:\n{text}"
     );
+    // The second test probes the files the first one found, by the (file, field) key, or
+    // through its own value index: either way an index, never a scan.
     assert!(
-        text.contains("file_meta_sval"),
-        "the string field's index is not used:\n{text}"
+        [
+            "file_meta_sval",
+            "file_meta_pkey",
+            "sqlite_autoindex_file_meta_1"
+        ]
+        .iter()
+        .any(|i| text.contains(i)),
+        "the string field is tested without an index:\n{text}"
     );
     match backend {
         Backend::Sqlite => {
