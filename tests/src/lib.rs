@@ -299,6 +299,28 @@ impl TestServer {
         serde_json::json!({ "entries": entries, "fields": fields, "ses": ses, "files": per_file })
     }
 
+    /// `catalog du PATH`: (files, bytes, [(se, replicas, bytes)]).
+    pub fn du(&self, path: &str) -> (i64, i64, Vec<(String, i64, i64)>) {
+        let d = self.json(&["du", path]);
+        let per = d["storage"]
+            .as_array()
+            .expect("storage")
+            .iter()
+            .map(|x| {
+                (
+                    x["se"].as_str().expect("se").to_owned(),
+                    x["replicas"].as_i64().expect("n"),
+                    x["bytes"].as_i64().expect("bytes"),
+                )
+            })
+            .collect();
+        (
+            d["files"].as_i64().expect("files"),
+            d["bytes"].as_i64().expect("bytes"),
+            per,
+        )
+    }
+
     /// Waits until the server answers /healthz (used after restarts).
     pub fn wait_healthy(&self, deadline: Duration) {
         let start = Instant::now();

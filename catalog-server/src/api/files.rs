@@ -24,6 +24,7 @@ pub async fn register(
         .db
         .write(move |c| files::register(c, &req, &user))
         .await?;
+    state.db.grew(resp.items.len() as u64);
     registered(&state, resp.items.iter().map(|i| i.lfn.clone()).collect()).await;
     Ok(web::Json(resp))
 }
@@ -151,5 +152,6 @@ pub async fn add_parents(
         .db
         .write(move |c| provenance::add_links(c, &req.links))
         .await?;
+    state.db.grew(added as u64);
     Ok(web::Json(AddParentsResponse { added }))
 }

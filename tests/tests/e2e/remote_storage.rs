@@ -9,28 +9,6 @@ use catalog_tests::{on_both_databases, Backend, TestServer};
 
 on_both_databases!(s3_and_webdav_replicas);
 
-/// (files, bytes, [(se, replicas, bytes)]) of `catalog du PATH`.
-fn du(s: &TestServer, path: &str) -> (i64, i64, Vec<(String, i64, i64)>) {
-    let d = s.json(&["du", path]);
-    let per = d["storage"]
-        .as_array()
-        .expect("storage")
-        .iter()
-        .map(|x| {
-            (
-                x["se"].as_str().expect("se").to_owned(),
-                x["replicas"].as_i64().expect("n"),
-                x["bytes"].as_i64().expect("bytes"),
-            )
-        })
-        .collect();
-    (
-        d["files"].as_i64().expect("files"),
-        d["bytes"].as_i64().expect("bytes"),
-        per,
-    )
-}
-
 fn s3_and_webdav_replicas(backend: Backend) {
     let s = TestServer::start_with_env(
         backend,
@@ -120,7 +98,7 @@ fn s3_and_webdav_replicas(backend: Backend) {
         "/data",
     ]);
     assert_eq!(
-        du(&s, "/data"),
+        s.du("/data"),
         (200, total, vec![("local".into(), 200, total)])
     );
 
@@ -137,7 +115,7 @@ fn s3_and_webdav_replicas(backend: Backend) {
         s.ok(&args);
     }
     assert_eq!(
-        du(&s, "/data"),
+        s.du("/data"),
         (
             200,
             total,
@@ -212,7 +190,7 @@ fn s3_and_webdav_replicas(backend: Backend) {
     assert!(!dav.dir.join("store/data/d0/f000.dat").exists());
     let f005 = original.len() as i64;
     assert_eq!(
-        du(&s, "/data"),
+        s.du("/data"),
         (
             200,
             total,
@@ -276,7 +254,7 @@ fn s3_and_webdav_replicas(backend: Backend) {
     );
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("stays registered"), "{text}");
-    assert_eq!(du(&s, "/data").2[2], ("s3-lab".into(), 200, total));
+    assert_eq!(s.du("/data").2[2], ("s3-lab".into(), 200, total));
     let out = s.catalog(&[
         "get",
         "-v",

@@ -6,27 +6,6 @@ use serde_json::Value;
 
 on_both_databases!(replicate_verify_fall_back_and_remove);
 
-fn du(s: &TestServer, path: &str) -> (i64, i64, Vec<(String, i64, i64)>) {
-    let d = s.json(&["du", path]);
-    let per = d["storage"]
-        .as_array()
-        .expect("storage")
-        .iter()
-        .map(|x| {
-            (
-                x["se"].as_str().expect("se").to_owned(),
-                x["replicas"].as_i64().expect("n"),
-                x["bytes"].as_i64().expect("bytes"),
-            )
-        })
-        .collect();
-    (
-        d["files"].as_i64().expect("files"),
-        d["bytes"].as_i64().expect("bytes"),
-        per,
-    )
-}
-
 fn replicate_verify_fall_back_and_remove(backend: Backend) {
     let s = TestServer::start(backend);
     let tree = s.scratch("tree");
@@ -48,7 +27,7 @@ fn replicate_verify_fall_back_and_remove(backend: Backend) {
         disk2.to_str().expect("path"),
     ]);
     assert_eq!(
-        du(&s, "/data"),
+        s.du("/data"),
         (20, total, vec![("local".into(), 20, total)])
     );
 
@@ -61,7 +40,7 @@ fn replicate_verify_fall_back_and_remove(backend: Backend) {
     args.extend(lfns.iter().map(String::as_str));
     s.ok(&args);
     assert_eq!(
-        du(&s, "/data"),
+        s.du("/data"),
         (
             20,
             total,
@@ -145,10 +124,10 @@ fn replicate_verify_fall_back_and_remove(backend: Backend) {
     rm.extend(lfns.iter().map(String::as_str));
     s.ok(&rm);
     assert_eq!(
-        du(&s, "/data"),
+        s.du("/data"),
         (20, total, vec![("local".into(), 20, total)])
     );
-    assert_eq!(du(&s, "/data/d1").0, 5);
+    assert_eq!(s.du("/data/d1").0, 5);
     assert!(
         std::fs::read_dir(disk2.join("data/d0"))
             .map(|d| d.count() == 0)
