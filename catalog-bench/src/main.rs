@@ -62,6 +62,28 @@ struct Cli {
     out: PathBuf,
 }
 
+impl Cli {
+    /// Repetitions of a read of `lfns` files: bulk or single.
+    fn reps_for(&self, lfns: usize) -> usize {
+        if lfns > 1 {
+            self.reps
+        } else {
+            self.single_reps
+        }
+    }
+}
+
+/// Adds the kit's `lfns` and `lfns_per_s` to a read's summary; its median.
+fn with_rate(s: &mut Map<String, Value>, lfns: usize) -> f64 {
+    let median = s["median_ms"].as_f64().unwrap_or(f64::NAN);
+    s.insert("lfns".into(), json!(lfns));
+    s.insert(
+        "lfns_per_s".into(),
+        json!(round(lfns as f64 / (median / 1000.0), 1)),
+    );
+    median
+}
+
 /// A server this run started; killed when dropped.
 struct Server {
     child: Child,
@@ -405,11 +427,7 @@ impl Bench<'_> {
         ];
         for (name, up, lo, count, per_lfn, depth) in runs {
             let count = count.min(g);
-            let reps = if count > 1 {
-                self.cli.reps
-            } else {
-                self.cli.single_reps
-            };
+            let reps = self.cli.reps_for(count);
             let wl = &self.wl;
             let client = &self.client;
             let (mut s, relatives) = repeat(reps, |r| async move {
@@ -431,13 +449,8 @@ impl Bench<'_> {
                     per_lfn * count
                 ));
             }
-            let median = s["median_ms"].as_f64().unwrap_or(f64::NAN);
-            s.insert("lfns".into(), json!(count));
+            let median = with_rate(&mut s, count);
             s.insert("relatives".into(), json!(relatives));
-            s.insert(
-                "lfns_per_s".into(),
-                json!(round(count as f64 / (median / 1000.0), 1)),
-            );
             self.log(&format!("  {name}: {median} ms ({relatives} relatives)"));
             out.insert(name, Value::Object(s));
         }
@@ -464,37 +477,36 @@ impl Bench<'_> {
             ("userMetadata_single".into(), Read::Metadata, 1),
         ];
         for (name, read, count) in runs {
-            let reps = if count > 1 {
-                self.cli.reps
-            } else {
-                self.cli.single_reps
-            };
+            let reps = self.cli.reps_for(count);
             let wl = &self.wl;
             let client = &self.client;
             let (mut s, items) = repeat(reps, |r| async move {
                 let sample = lfns(wl, count, r, 0, n);
                 let t = Instant::now();
                 // Each answer is checked: 2 replicas, a stat, 4 fields per file.
-                let items = match read {
+                let (took, items) = match read {
                     Read::Replicas => {
                         let res = client.replicas(&sample).await?;
                         let took = t.elapsed();
                         if let Some(f) = res.files.iter().find(|f| f.replicas.len() != 2) {
                             bail!("{} has {} replicas", f.lfn, f.replicas.len());
                         }
-                        return Ok((took, res.files.len()));
+                        (took, res.files.len())
                     }
-                    Read::Stat => client.stat_files(&sample).await?.files.len(),
+                    Read::Stat => {
+                        let res = client.stat_files(&sample).await?;
+                        (t.elapsed(), res.files.len())
+                    }
                     Read::Metadata => {
                         let res = client.metadata(&sample).await?;
                         let took = t.elapsed();
                         if let Some(f) = res.files.iter().find(|f| f.entries.len() != 4) {
                             bail!("{} has {} metadata entries", f.path, f.entries.len());
                         }
-                        return Ok((took, res.files.len()));
+                        (took, res.files.len())
                     }
                 };
-                Ok((t.elapsed(), items))
+                Ok((took, items))
             })
             .await
             .with_context(|| name.clone())?;
@@ -502,12 +514,7 @@ impl Bench<'_> {
                 self.errors
                     .push(format!("{name}: {items} answers for {count} LFNs"));
             }
-            let median = s["median_ms"].as_f64().unwrap_or(f64::NAN);
-            s.insert("lfns".into(), json!(count));
-            s.insert(
-                "lfns_per_s".into(),
-                json!(round(count as f64 / (median / 1000.0), 1)),
-            );
+            let median = with_rate(&mut s, count);
             self.log(&format!("  {name}: {median} ms"));
             out.insert(name, Value::Object(s));
         }

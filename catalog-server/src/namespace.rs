@@ -403,8 +403,13 @@ pub fn delete_subtree(conn: &mut DbConn, dir: &Dir) -> Result<usize> {
         diesel::delete(dir_closure::table.filter(dir_closure::descendant.eq_any(&chunk_ids)))
             .execute(conn)?;
     }
-    for (id, _) in by_depth {
-        deleted += diesel::delete(directories::table.find(id)).execute(conn)?;
+    // Deepest first, a whole level at a time: no directory of a level is another's parent.
+    for level in by_depth.chunk_by(|a, b| a.1 == b.1) {
+        let ids: Vec<i64> = level.iter().map(|(id, _)| *id).collect();
+        for chunk in ids.chunks(rows_per_statement(1)) {
+            deleted += diesel::delete(directories::table.filter(directories::id.eq_any(chunk)))
+                .execute(conn)?;
+        }
     }
     Ok(deleted)
 }

@@ -7,7 +7,7 @@ use catalog_core::api::{ReplicaOutcome, ReplicaOutcomes};
 use diesel::prelude::*;
 
 use crate::db::schema::replicas;
-use crate::db::Db;
+use crate::db::{rows_per_statement, Db};
 use crate::error::{Error, Result};
 use crate::files::{self, FileRow};
 use crate::namespace::now;
@@ -210,10 +210,17 @@ pub async fn verify(
     }
     if mark_bad {
         db.write(move |c| {
-            for (id, status) in statuses {
-                diesel::update(replicas::table.find(id))
-                    .set(replicas::status.eq(status))
-                    .execute(c)?;
+            for status in ["ok", "bad"] {
+                let ids: Vec<i64> = statuses
+                    .iter()
+                    .filter(|(_, s)| *s == status)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for chunk in ids.chunks(rows_per_statement(1)) {
+                    diesel::update(replicas::table.filter(replicas::id.eq_any(chunk)))
+                        .set(replicas::status.eq(status))
+                        .execute(c)?;
+                }
             }
             Ok(())
         })

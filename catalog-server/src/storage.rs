@@ -240,13 +240,10 @@ pub fn ensure_default(conn: &mut DbConn, name: &str, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Every storage element with its replica count and bytes, summed from the replicas.
-pub fn list(conn: &mut DbConn) -> Result<Vec<StorageElementInfo>> {
-    let ses: Vec<StorageElement> = storage_elements::table
-        .select(StorageElement::as_select())
-        .order(storage_elements::name)
-        .load(conn)?;
-    let usage: Vec<(i64, i64, Option<i64>)> = replicas::table
+/// Replica count and bytes per storage element (only `se` when given), summed from the
+/// replicas.
+fn usage(conn: &mut DbConn, se: Option<i64>) -> Result<HashMap<i64, (i64, i64)>> {
+    let mut q = replicas::table
         .inner_join(files::table)
         .group_by(replicas::se_id)
         .select((
@@ -256,25 +253,37 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<StorageElementInfo>> {
                 "CAST(SUM(files.size) AS BIGINT)",
             ),
         ))
-        .load(conn)?;
-    let usage: HashMap<i64, (i64, i64)> = usage
+        .into_boxed();
+    if let Some(id) = se {
+        q = q.filter(replicas::se_id.eq(id));
+    }
+    let rows: Vec<(i64, i64, Option<i64>)> = q.load(conn)?;
+    Ok(rows
         .into_iter()
         .map(|(se, n, b)| (se, (n, b.unwrap_or(0))))
-        .collect();
-    Ok(ses
-        .into_iter()
-        .map(|s| {
-            let (n, bytes) = usage.get(&s.id).copied().unwrap_or((0, 0));
-            StorageElementInfo {
-                name: s.name,
-                kind: s.kind,
-                base_url: s.base_url,
-                read_only: s.read_only,
-                replicas: n,
-                bytes,
-            }
-        })
         .collect())
+}
+
+fn info(s: StorageElement, usage: &HashMap<i64, (i64, i64)>) -> StorageElementInfo {
+    let (n, bytes) = usage.get(&s.id).copied().unwrap_or((0, 0));
+    StorageElementInfo {
+        name: s.name,
+        kind: s.kind,
+        base_url: s.base_url,
+        read_only: s.read_only,
+        replicas: n,
+        bytes,
+    }
+}
+
+/// Every storage element with its replica count and bytes, summed from the replicas.
+pub fn list(conn: &mut DbConn) -> Result<Vec<StorageElementInfo>> {
+    let ses: Vec<StorageElement> = storage_elements::table
+        .select(StorageElement::as_select())
+        .order(storage_elements::name)
+        .load(conn)?;
+    let usage = usage(conn, None)?;
+    Ok(ses.into_iter().map(|s| info(s, &usage)).collect())
 }
 
 /// Whether `pfn` on storage element `se` is the pfn of a registered replica.
@@ -296,11 +305,9 @@ pub fn is_registered(conn: &mut DbConn, se: &str, pfn: &str) -> Result<bool> {
 
 /// One storage element with its usage.
 pub fn show(conn: &mut DbConn, name: &str) -> Result<StorageElementInfo> {
-    get(conn, name)?;
-    list(conn)?
-        .into_iter()
-        .find(|s| s.name == name)
-        .ok_or_else(|| Error::not_found(format!("no such storage element: {name}")))
+    let se = get(conn, name)?;
+    let usage = usage(conn, Some(se.id))?;
+    Ok(info(se, &usage))
 }
 
 /// Removes a storage element that holds no replica.

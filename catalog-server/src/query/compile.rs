@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use super::sql::{Bind, Sql};
 use crate::datasets::{self, Source};
-use crate::db::schema::dir_meta;
+use crate::db::schema::{dir_meta, meta_fields};
 use crate::db::DbConn;
 use crate::error::{Error, Result};
 use crate::metadata;
@@ -129,20 +129,22 @@ impl<'c> Compiler<'c> {
         if let Some(f) = self.fields.get(name) {
             return Ok(*f);
         }
-        let found = metadata::fields_by_names(self.conn, &[name.to_owned()])?;
-        let f = match found.get(name) {
+        // The field and whether any directory holds a value of it, in one statement.
+        let found: Option<(metadata::Field, bool)> = meta_fields::table
+            .filter(meta_fields::name.eq(name))
+            .select((
+                metadata::Field::as_select(),
+                diesel::dsl::exists(dir_meta::table.filter(dir_meta::field_id.eq(meta_fields::id))),
+            ))
+            .first(self.conn)
+            .optional()?;
+        let f = match found {
             None => None,
-            Some(field) => {
-                let on_dirs = diesel::select(diesel::dsl::exists(
-                    dir_meta::table.filter(dir_meta::field_id.eq(field.id)),
-                ))
-                .get_result::<bool>(self.conn)?;
-                Some(FieldRef {
-                    id: field.id,
-                    ty: field.field_type()?,
-                    on_dirs,
-                })
-            }
+            Some((field, on_dirs)) => Some(FieldRef {
+                id: field.id,
+                ty: field.field_type()?,
+                on_dirs,
+            }),
         };
         self.fields.insert(name.to_owned(), f);
         Ok(f)
