@@ -1,8 +1,9 @@
 //! put and get: bytes to and from storage elements, checksummed while they stream.
 
 use anyhow::{bail, Context};
-use catalog_core::api::{Entry, Metadata, NewFile, NewReplica, RegisterRequest, MAX_BATCH};
-use catalog_core::transfer::{self, TransferError};
+use catalog_core::api::{Entry, Metadata, NewFile, RegisterRequest, MAX_BATCH};
+use catalog_core::checksum::{Algorithms, Sums};
+use catalog_core::transfer::{self, LocalCopy, TransferError};
 use catalog_core::{lfn, Client};
 use clap::Args;
 use futures_util::StreamExt;
@@ -68,10 +69,7 @@ fn replica_order<'a>(
 ) -> Vec<&'a catalog_core::api::ReplicaInfo> {
     let mut order: Vec<&catalog_core::api::ReplicaInfo> = replicas.iter().collect();
     order.sort_by_key(|r| {
-        let local = r
-            .url
-            .strip_prefix("file://")
-            .is_some_and(|p| Path::new(p).is_file());
+        let local = transfer::local_replica(&r.url).is_some();
         let rank = prefer
             .iter()
             .position(|s| s == &r.se)
@@ -198,53 +196,114 @@ async fn plan_uploads(ctx: &Ctx, a: &PutArgs) -> anyhow::Result<Vec<Upload>> {
 }
 
 /// Streams a local file to `pfn` on `se`, checking that the server got the same bytes.
+/// Bytes already at `pfn` that no replica owns are the leftovers of an interrupted upload:
+/// they are removed and the upload made again (the server refuses to remove registered ones).
 async fn upload_one(
     client: &Client,
     se: &str,
     pfn: &str,
     u: &Upload,
+    algorithms: Algorithms,
     bar: &indicatif::ProgressBar,
-) -> anyhow::Result<String> {
-    let b = bar.clone();
-    match transfer::upload_file(client, se, pfn, &u.local, Arc::new(move |n| b.inc(n))).await {
-        Ok((_, adler32)) => Ok(adler32),
-        Err(TransferError::Client(e)) if e.status() == Some(409) => bail!(
-            "cannot put {}: {} already has bytes on storage element {se} ({e})",
-            u.local.display(),
-            u.lfn
-        ),
-        Err(e) => bail!("cannot put {}: {e}", u.local.display()),
+) -> anyhow::Result<Sums> {
+    let progress = |bar: &indicatif::ProgressBar| -> transfer::Progress {
+        let b = bar.clone();
+        Arc::new(move |n| b.inc(n))
+    };
+    let mut result =
+        transfer::upload_file(client, se, pfn, &u.local, algorithms, progress(bar)).await;
+    if matches!(&result, Err(TransferError::Client(e)) if e.status() == Some(409)) {
+        if let Err(e) = client.delete_object(se, pfn).await {
+            bail!(
+                "cannot put {}: {} already has bytes on storage element {se} ({e})",
+                u.local.display(),
+                u.lfn
+            );
+        }
+        result = transfer::upload_file(client, se, pfn, &u.local, algorithms, progress(bar)).await;
     }
+    result.with_context(|| format!("cannot put {}", u.local.display()))
+}
+
+/// Splits a batch into the uploads still to do and those already done by an earlier run
+/// (same LFN, a replica on `se`, same size and checksums). Any other file already at one of
+/// the batch's LFNs refuses the batch before a byte moves.
+async fn not_yet_done<'a>(
+    client: &Client,
+    se: &str,
+    batch: &'a [Upload],
+) -> anyhow::Result<(Vec<&'a Upload>, Vec<&'a Upload>)> {
+    let lfns: Vec<String> = batch.iter().map(|u| u.lfn.clone()).collect();
+    let existing = client.stat_existing(&lfns).await?.files;
+    if existing.is_empty() {
+        return Ok((batch.iter().collect(), Vec::new()));
+    }
+    let known: Vec<String> = existing.iter().map(|f| f.lfn.clone()).collect();
+    let replicas = client.replicas(&known).await?.files;
+    let mut done = std::collections::HashSet::new();
+    for (f, reps) in existing.iter().zip(&replicas) {
+        let Some(u) = batch.iter().find(|u| u.lfn == f.lfn) else {
+            continue;
+        };
+        if !reps.replicas.iter().any(|r| r.se == se) {
+            bail!(
+                "{} is already in the catalogue, without a replica on {se}; use replicate, or rm it first",
+                f.lfn
+            );
+        }
+        let expected = f.sums();
+        let local = transfer::local_sums(
+            &u.local,
+            None,
+            Algorithms::of(&expected),
+            transfer::no_progress(),
+        )
+        .await?;
+        if let Some(diff) = local.mismatch(&expected) {
+            bail!(
+                "{} is already in the catalogue with other content than {}: {diff}",
+                f.lfn,
+                u.local.display()
+            );
+        }
+        done.insert(f.lfn.clone());
+    }
+    Ok(batch.iter().partition(|u| !done.contains(&u.lfn)))
 }
 
 pub async fn put(ctx: &Ctx, a: PutArgs) -> anyhow::Result<()> {
     let plan = plan_uploads(ctx, &a).await?;
+    let algorithms = Algorithms::from_names(&ctx.client.health().await?.checksums);
     let total: u64 = plan.iter().map(|u| u.size).sum();
     let bar = output::progress(total, "uploading", true);
     let mut registered = Vec::new();
+    let (mut skipped, mut sent) = (0, 0);
     for batch in plan.chunks(MAX_BATCH) {
-        let mut files = Vec::with_capacity(batch.len());
-        let mut uploaded: Vec<String> = Vec::new();
+        let (todo, done) = not_yet_done(&ctx.client, &a.se, batch).await?;
+        skipped += done.len();
+        sent += todo.iter().map(|u| u.size).sum::<u64>();
+        bar.inc(done.iter().map(|u| u.size).sum());
         // Up to --jobs uploads at once; results in the batch's order.
-        let results: Vec<(usize, anyhow::Result<String>)> =
-            futures_util::stream::iter(batch.iter().enumerate())
+        let results: Vec<(usize, anyhow::Result<Sums>)> =
+            futures_util::stream::iter(todo.iter().enumerate())
                 .map(|(i, u)| {
                     let (client, se, bar) = (ctx.client.clone(), a.se.clone(), bar.clone());
                     async move {
                         let pfn = u.lfn.trim_start_matches('/').to_owned();
-                        (i, upload_one(&client, &se, &pfn, u, &bar).await)
+                        (i, upload_one(&client, &se, &pfn, u, algorithms, &bar).await)
                     }
                 })
                 .buffer_unordered(a.jobs as usize)
                 .collect()
                 .await;
-        let mut sums: Vec<Option<String>> = vec![None; batch.len()];
+        let mut sums: Vec<Option<Sums>> = vec![None; todo.len()];
+        let mut uploaded: Vec<String> = Vec::new();
         let mut first_error = None;
         for (i, r) in results {
             match r {
-                Ok(adler32) => {
-                    uploaded.push(batch[i].lfn.trim_start_matches('/').to_owned());
-                    sums[i] = Some(adler32);
+                Ok(s) => {
+                    uploaded.push(todo[i].lfn.trim_start_matches('/').to_owned());
+                    sums[i] = Some(s);
                 }
                 Err(e) => first_error = first_error.or(Some(e)),
             }
@@ -254,22 +313,16 @@ pub async fn put(ctx: &Ctx, a: PutArgs) -> anyhow::Result<()> {
             bar.abandon();
             return Err(e);
         }
-        for (u, adler32) in batch.iter().zip(sums) {
+        if todo.is_empty() {
+            continue;
+        }
+        let mut files = Vec::with_capacity(todo.len());
+        for (u, s) in todo.iter().zip(sums) {
             let pfn = u.lfn.trim_start_matches('/').to_owned();
-            let adler32 = adler32.context("upload result missing")?;
+            let s = s.context("upload result missing")?;
             files.push(NewFile {
-                lfn: u.lfn.clone(),
-                size: u.size as i64,
-                adler32,
-                md5: None,
-                sha256: None,
-                guid: None,
-                replicas: vec![NewReplica {
-                    se: a.se.clone(),
-                    pfn,
-                }],
                 metadata: u.metadata.clone(),
-                parents: Vec::new(),
+                ..NewFile::stored(u.lfn.clone(), s, a.se.clone(), pfn)
             });
         }
         match ctx
@@ -296,10 +349,15 @@ pub async fn put(ctx: &Ctx, a: PutArgs) -> anyhow::Result<()> {
         println!("{}", item.lfn);
     }
     eprintln!(
-        "put {} file(s), {} to storage element {}",
+        "put {} file(s), {} to storage element {}{}",
         registered.len(),
-        output::bytes(total),
-        a.se
+        output::bytes(sent),
+        a.se,
+        if skipped > 0 {
+            format!("; {skipped} already there with the same checksum, skipped")
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }
@@ -340,9 +398,6 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
         let total: u64 = stats.iter().map(|f| f.size.max(0) as u64).sum();
         let bar = output::progress(total, "downloading", true);
         for ((f, reps), target) in stats.iter().zip(&replicas).zip(targets) {
-            if reps.replicas.is_empty() {
-                bail!("{} has no replica", f.lfn);
-            }
             let tmp = target.with_file_name(format!(
                 ".{}.part",
                 target
@@ -350,30 +405,30 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default()
             ));
-            let mut failures = Vec::new();
-            let mut got = false;
-            for r in replica_order(&reps.replicas, &a.se_order) {
-                let b = bar.clone();
-                match transfer::download_file(&ctx.client, &r.se, &r.pfn, &tmp, Arc::new(move |n| b.inc(n))).await {
-                    Ok((size, adler32)) if size == f.size as u64 && adler32 == f.adler32 => {
-                        tokio::fs::rename(&tmp, &target).await.with_context(|| format!("cannot write {}", target.display()))?;
-                        if a.verbose {
-                            eprintln!("{} <- {} ({})", f.lfn, r.se, r.url);
-                        }
-                        got = true;
-                        break;
+            let b = bar.clone();
+            let order = replica_order(&reps.replicas, &a.se_order);
+            match transfer::fetch(
+                &ctx.client,
+                &f.sums(),
+                &order,
+                &tmp,
+                LocalCopy::Copy,
+                Arc::new(move |n| b.inc(n)),
+            )
+            .await
+            {
+                Ok(r) => {
+                    tokio::fs::rename(&tmp, &target)
+                        .await
+                        .with_context(|| format!("cannot write {}", target.display()))?;
+                    if a.verbose {
+                        eprintln!("{} <- {} ({})", f.lfn, r.se, r.url);
                     }
-                    Ok((size, adler32)) => failures.push(format!(
-                        "checksum mismatch on {}: expected {} bytes adler32 {}, got {size} bytes adler32 {adler32}",
-                        r.se, f.size, f.adler32
-                    )),
-                    Err(e) => failures.push(format!("{}: {e}", r.se)),
                 }
-                let _ = tokio::fs::remove_file(&tmp).await;
-            }
-            if !got {
-                bar.abandon();
-                bail!("cannot get {}: {}", f.lfn, failures.join("; "));
+                Err(failures) => {
+                    bar.abandon();
+                    bail!("cannot get {}: {}", f.lfn, failures.join("; "));
+                }
             }
             done.push(target.display().to_string());
         }

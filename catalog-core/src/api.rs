@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+use crate::checksum::Sums;
 use crate::meta::FieldType;
 
 /// Most items one bulk call takes (files to register, LFNs to read).
@@ -49,6 +50,9 @@ pub struct Health {
     pub status: String,
     pub database: String,
     pub version: String,
+    /// Checksums computed on every transfer: adler32, and md5/sha256 when configured.
+    #[serde(default)]
+    pub checksums: Vec<String>,
 }
 
 // ---- namespace ----
@@ -100,6 +104,18 @@ pub struct FileInfo {
     pub mode: i32,
     pub created: NaiveDateTime,
     pub modified: NaiveDateTime,
+}
+
+impl FileInfo {
+    /// The size and checksums the catalogue holds for the file.
+    pub fn sums(&self) -> Sums {
+        Sums {
+            size: self.size.max(0) as u64,
+            adler32: self.adler32.clone(),
+            md5: self.md5.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
 }
 
 /// A directory or a file.
@@ -222,6 +238,23 @@ pub struct ManifestLine {
     pub sha256: Option<String>,
 }
 
+impl NewFile {
+    /// A file with one replica, described by the sums of its bytes.
+    pub fn stored(lfn: String, sums: Sums, se: String, pfn: String) -> Self {
+        NewFile {
+            lfn,
+            size: sums.size as i64,
+            adler32: sums.adler32,
+            md5: sums.md5,
+            sha256: sums.sha256,
+            guid: None,
+            replicas: vec![NewReplica { se, pfn }],
+            metadata: Metadata::new(),
+            parents: Vec::new(),
+        }
+    }
+}
+
 impl From<ManifestLine> for NewFile {
     fn from(m: ManifestLine) -> Self {
         NewFile {
@@ -318,6 +351,23 @@ pub struct UploadResponse {
     pub pfn: String,
     pub size: i64,
     pub adler32: String,
+    /// Present when the server is configured to compute md5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    /// Present when the server is configured to compute sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl UploadResponse {
+    pub fn sums(&self) -> Sums {
+        Sums {
+            size: self.size.max(0) as u64,
+            adler32: self.adler32.clone(),
+            md5: self.md5.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
 }
 
 // ---- metadata ----

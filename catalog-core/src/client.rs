@@ -248,6 +248,17 @@ impl Client {
         .await
     }
 
+    /// Attributes of those of `lfns` that are in the catalogue (the others are left out).
+    pub async fn stat_existing(&self, lfns: &[String]) -> Result<StatResponse, ClientError> {
+        self.post(
+            "/api/v1/files/stat?missing=ignore",
+            &LfnsRequest {
+                lfns: lfns.to_vec(),
+            },
+        )
+        .await
+    }
+
     pub async fn delete_files(&self, lfns: &[String]) -> Result<DeleteResponse, ClientError> {
         self.post(
             "/api/v1/files/delete",

@@ -517,6 +517,17 @@ pub struct Lease {
     pub inputs: Vec<LeasedInput>,
     /// The merge step: the outputs of every subjob are its inputs.
     pub merge: bool,
+    /// The checksums the catalogue computes on transfers (adler32, and md5/sha256 when
+    /// configured): the runner computes the same on its uploads.
+    #[serde(default)]
+    pub checksums: Vec<String>,
+}
+
+impl Lease {
+    /// The checksums to compute besides adler32.
+    pub fn algorithms(&self) -> crate::checksum::Algorithms {
+        crate::checksum::Algorithms::from_names(&self.checksums)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

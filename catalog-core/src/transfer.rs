@@ -2,11 +2,12 @@
 //! checksum computed while the bytes stream (never by reading a file twice).
 
 use futures_util::stream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::checksum::StreamSum;
+use crate::api::ReplicaInfo;
+use crate::checksum::{Algorithms, StreamSum, Sums};
 use crate::{Client, ClientError};
 
 const CHUNK: usize = 256 * 1024;
@@ -38,18 +39,20 @@ fn local(path: &Path) -> impl FnOnce(std::io::Error) -> TransferError + '_ {
     }
 }
 
-/// Streams `path` to `pfn` on storage element `se`; the size and adler32 the server stored,
-/// checked against those of the bytes sent. A damaged upload is removed.
+/// Streams `path` to `pfn` on storage element `se`, computing adler32 and `algorithms` on
+/// the way; the sums of the bytes sent, checked against those the server stored (which
+/// are those the server is configured for). A damaged upload is removed.
 pub async fn upload_file(
     client: &Client,
     se: &str,
     pfn: &str,
     path: &Path,
+    algorithms: Algorithms,
     progress: Progress,
-) -> Result<(u64, String), TransferError> {
+) -> Result<Sums, TransferError> {
     let file = tokio::fs::File::open(path).await.map_err(local(path))?;
     let size = file.metadata().await.map_err(local(path))?.len();
-    let sum = Arc::new(Mutex::new(StreamSum::new()));
+    let sum = Arc::new(Mutex::new(StreamSum::with(algorithms)));
     let sum_in = sum.clone();
     let body = stream::unfold(file, move |mut file| {
         let (sum, progress) = (sum_in.clone(), progress.clone());
@@ -70,35 +73,32 @@ pub async fn upload_file(
         }
     });
     let answer = client.upload(se, pfn, size, body).await?;
-    let (sent, adler32) = {
-        let s = sum
-            .lock()
-            .map_err(|_| TransferError::Damaged("checksum state poisoned".into()))?;
-        (s.size(), s.adler32())
-    };
-    if answer.size as u64 != sent || answer.adler32 != adler32 {
+    let sent = sum
+        .lock()
+        .map_err(|_| TransferError::Damaged("checksum state poisoned".into()))?
+        .sums();
+    if let Some(diff) = answer.sums().mismatch(&sent) {
         let _ = client.delete_object(se, pfn).await;
         return Err(TransferError::Damaged(format!(
-            "upload of {} damaged: sent {sent} bytes adler32 {adler32}, stored {} bytes adler32 {}",
-            path.display(),
-            answer.size,
-            answer.adler32
+            "upload of {} damaged: the storage element holds {diff}",
+            path.display()
         )));
     }
-    Ok((sent, adler32))
+    Ok(sent)
 }
 
-/// Streams `pfn` on `se` into `dest`; the size and adler32 of what arrived.
+/// Streams `pfn` on `se` into `dest`; the sums of what arrived.
 pub async fn download_file(
     client: &Client,
     se: &str,
     pfn: &str,
     dest: &Path,
+    algorithms: Algorithms,
     progress: Progress,
-) -> Result<(u64, String), TransferError> {
+) -> Result<Sums, TransferError> {
     let mut resp = client.download(se, pfn).await?;
     let mut out = tokio::fs::File::create(dest).await.map_err(local(dest))?;
-    let mut sum = StreamSum::new();
+    let mut sum = StreamSum::with(algorithms);
     while let Some(chunk) = resp
         .chunk()
         .await
@@ -112,13 +112,26 @@ pub async fn download_file(
         out.write_all(&chunk).await.map_err(local(dest))?;
     }
     out.sync_all().await.map_err(local(dest))?;
-    Ok((sum.size(), sum.adler32()))
+    Ok(sum.sums())
 }
 
-/// The adler32 and size of a local file, read once.
-pub async fn local_checksum(path: &Path) -> Result<(u64, String), TransferError> {
+/// The sums of a local file, read once; with `copy_to`, its bytes are written there on
+/// the way.
+pub async fn local_sums(
+    path: &Path,
+    copy_to: Option<&Path>,
+    algorithms: Algorithms,
+    progress: Progress,
+) -> Result<Sums, TransferError> {
     let mut file = tokio::fs::File::open(path).await.map_err(local(path))?;
-    let mut sum = StreamSum::new();
+    let mut out = match copy_to {
+        Some(dest) => Some((
+            tokio::fs::File::create(dest).await.map_err(local(dest))?,
+            dest,
+        )),
+        None => None,
+    };
+    let mut sum = StreamSum::with(algorithms);
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = file.read(&mut buf).await.map_err(local(path))?;
@@ -126,6 +139,69 @@ pub async fn local_checksum(path: &Path) -> Result<(u64, String), TransferError>
             break;
         }
         sum.update(&buf[..n]);
+        if let Some((out, dest)) = &mut out {
+            out.write_all(&buf[..n]).await.map_err(local(dest))?;
+        }
+        progress(n as u64);
     }
-    Ok((sum.size(), sum.adler32()))
+    if let Some((out, dest)) = &mut out {
+        out.sync_all().await.map_err(local(dest))?;
+    }
+    Ok(sum.sums())
+}
+
+/// The local path of a `file://` replica URL, when it exists on this machine: such bytes
+/// are read directly rather than through the server.
+pub fn local_replica(url: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(url.strip_prefix("file://")?);
+    p.is_file().then_some(p)
+}
+
+/// How bytes already on this machine reach the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalCopy {
+    /// Copied (the target can be changed without touching the storage element).
+    Copy,
+    /// Hard-linked when on the same filesystem (copied otherwise): for read-only use.
+    Link,
+}
+
+/// Fetches a file into `target` from the first of `replicas` (in the order given) whose
+/// bytes arrive with the `expected` size and checksums: directly when the replica is on
+/// this machine, through the server otherwise. The replica used; or, when none would do,
+/// what went wrong with each. Nothing is left at `target` on failure.
+pub async fn fetch<'a>(
+    client: &Client,
+    expected: &Sums,
+    replicas: &[&'a ReplicaInfo],
+    target: &Path,
+    how: LocalCopy,
+    progress: Progress,
+) -> Result<&'a ReplicaInfo, Vec<String>> {
+    let algorithms = Algorithms::of(expected);
+    let mut failures = Vec::new();
+    for &r in replicas {
+        let got = match local_replica(&r.url) {
+            Some(src) => {
+                let linked = how == LocalCopy::Link && std::fs::hard_link(&src, target).is_ok();
+                let copy_to = (!linked).then_some(target);
+                local_sums(&src, copy_to, algorithms, progress.clone()).await
+            }
+            None => {
+                download_file(client, &r.se, &r.pfn, target, algorithms, progress.clone()).await
+            }
+        };
+        match got {
+            Ok(sums) => match sums.mismatch(expected) {
+                None => return Ok(r),
+                Some(diff) => failures.push(format!("{}: checksum mismatch, got {diff}", r.se)),
+            },
+            Err(e) => failures.push(format!("{}: {e}", r.se)),
+        }
+        let _ = std::fs::remove_file(target);
+    }
+    if failures.is_empty() {
+        failures.push("it has no replica".to_owned());
+    }
+    Err(failures)
 }

@@ -1,6 +1,7 @@
 //! The running server: shared state and start-up.
 
 use actix_web::{middleware, web, App, HttpServer};
+use catalog_core::checksum::Algorithms;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -16,6 +17,8 @@ pub struct AppState {
     /// Owner of what is created (auth is `open`: one local user).
     pub user: String,
     pub search: Search,
+    /// Checksums computed on transfers besides adler32.
+    pub checksums: Algorithms,
 }
 
 /// Name of the storage element made in the data directory.
@@ -37,6 +40,7 @@ pub fn open(config: &Config) -> anyhow::Result<AppState> {
         db,
         user: crate::namespace::LOCAL_USER.to_owned(),
         search,
+        checksums: config.checksums,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Configuration: defaults, then a TOML file, then `CATALOG_*` environment, then flags.
 
+use catalog_core::checksum::Algorithms;
 use clap::Args;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8765";
 /// Options shared by every subcommand that opens the catalogue.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
-    /// TOML config file (keys: data_dir, bind, database_url, log_format)
+    /// TOML config file (keys: data_dir, bind, database_url, log_format, checksums)
     #[arg(long, env = "CATALOG_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Directory for the SQLite database and the `local` storage element [default: ./catalog-data]
@@ -28,6 +29,15 @@ pub struct ConfigArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "CATALOG_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Checksums computed on every transfer besides adler32, comma-separated: md5, sha256
+    /// [default: adler32 only]
+    #[arg(
+        long,
+        env = "CATALOG_CHECKSUMS",
+        global = true,
+        value_name = "md5,sha256"
+    )]
+    pub checksums: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +47,7 @@ struct FileConfig {
     bind: Option<String>,
     database_url: Option<String>,
     log_format: Option<String>,
+    checksums: Option<Vec<String>>,
 }
 
 /// The merged configuration, read once in `main` and passed down.
@@ -46,6 +57,7 @@ pub struct Config {
     pub bind: String,
     pub database_url: DbUrl,
     pub log_json: bool,
+    pub checksums: Algorithms,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +67,7 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("database_url", &self.database_url.redacted())
             .field("log_json", &self.log_json)
+            .field("checksums", &self.checksums)
             .finish()
     }
 }
@@ -84,11 +97,18 @@ impl ConfigArgs {
             Some("json") => true,
             Some(other) => anyhow::bail!("unknown log format {other:?}: expected text or json"),
         };
+        let checksums = match (&self.checksums, file.checksums) {
+            (Some(list), _) => list.clone(),
+            (None, Some(list)) => list.join(","),
+            (None, None) => String::new(),
+        };
+        let checksums = Algorithms::parse(&checksums).map_err(anyhow::Error::msg)?;
         Ok(Config {
             data_dir,
             bind,
             database_url,
             log_json,
+            checksums,
         })
     }
 }
@@ -110,6 +130,7 @@ mod tests {
             bind: None,
             database_url: None,
             log_format: None,
+            checksums: None,
         }
     }
 

@@ -37,6 +37,16 @@ pub struct FileRow {
 }
 
 impl FileRow {
+    /// The size and checksums the catalogue holds.
+    pub fn sums(&self) -> checksum::Sums {
+        checksum::Sums {
+            size: self.size.max(0) as u64,
+            adler32: self.adler32.clone(),
+            md5: self.md5.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
+
     pub fn info(&self) -> FileInfo {
         FileInfo {
             lfn: self.path.clone(),

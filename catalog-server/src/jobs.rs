@@ -594,6 +594,7 @@ pub fn claim(conn: &mut DbConn, req: &ClaimRequest) -> Result<Vec<Lease>> {
             sandbox,
             inputs: leased_inputs(conn, &s)?,
             merge: s.number == 0,
+            checksums: Vec::new(),
         });
     }
     Ok(leases)

@@ -1,7 +1,7 @@
 //! Bytes on `file` storage elements: streamed in with the checksum computed on the way,
 //! never visible under their final name until complete, and never overwritten.
 
-use catalog_core::checksum::StreamSum;
+use catalog_core::checksum::{Algorithms, StreamSum, Sums};
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -12,13 +12,14 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Storage(format!("{what} {}: {e}", path.display()))
 }
 
-/// Writes a stream to `target`, refusing to replace an existing object. Returns the size
-/// and adler32 of what was written.
+/// Writes a stream to `target`, refusing to replace an existing object. Returns the sums
+/// (adler32 and `algorithms`) of what was written.
 pub async fn write_new<S, E>(
     target: &Path,
     mut body: S,
     expected_len: Option<u64>,
-) -> Result<(u64, String)>
+    algorithms: Algorithms,
+) -> Result<Sums>
 where
     S: futures_util::Stream<Item = std::result::Result<actix_web::web::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -40,7 +41,7 @@ where
         let mut file = tokio::fs::File::create(&tmp)
             .await
             .map_err(|e| io_err("cannot create", &tmp, e))?;
-        let mut sum = StreamSum::new();
+        let mut sum = StreamSum::with(algorithms);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| Error::bad(format!("upload interrupted: {e}")))?;
             sum.update(&chunk);
@@ -66,7 +67,7 @@ where
                 }
                 _ => io_err("cannot link", target, e),
             })?;
-        Ok((sum.size(), sum.adler32()))
+        Ok(sum.sums())
     }
     .await;
     let _ = tokio::fs::remove_file(&tmp).await;

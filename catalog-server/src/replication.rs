@@ -4,6 +4,7 @@
 //! leaves a replica registered without its bytes.
 
 use catalog_core::api::{ReplicaOutcome, ReplicaOutcomes};
+use catalog_core::checksum::Algorithms;
 use diesel::prelude::*;
 
 use crate::db::schema::replicas;
@@ -65,13 +66,20 @@ pub async fn replicate(db: &Db, lfns: Vec<String>, to: String) -> Result<Replica
             let pfn = f.path.trim_start_matches('/').to_owned();
             let result = async {
                 let dest = Store::open(&target)?;
-                let (size, adler32) =
-                    stores::copy_new(&Store::open(se)?, &r.pfn, &dest, &pfn).await?;
-                if size != f.size as u64 || adler32 != f.adler32 {
+                let expected = f.sums();
+                let got = stores::copy_new(
+                    &Store::open(se)?,
+                    &r.pfn,
+                    &dest,
+                    &pfn,
+                    Algorithms::of(&expected),
+                )
+                .await?;
+                if let Some(diff) = got.mismatch(&expected) {
                     let _ = dest.remove(&pfn).await;
                     return Err(Error::Storage(format!(
-                        "checksum mismatch reading from {}: {size} bytes adler32 {adler32}, expected {} bytes adler32 {}",
-                        se.name, f.size, f.adler32
+                        "checksum mismatch reading from {}: {diff}",
+                        se.name
                     )));
                 }
                 Ok(pfn)
@@ -179,8 +187,9 @@ pub async fn verify(
             .into_iter()
             .filter(|(_, s)| se.as_ref().is_none_or(|n| &s.name == n))
         {
+            let expected = f.sums();
             let checked = match Store::open(&store) {
-                Ok(s) => s.checksum(&r.pfn).await,
+                Ok(s) => s.checksum(&r.pfn, Algorithms::of(&expected)).await,
                 Err(e) => Err(e),
             };
             let (status, message) = match checked {
@@ -188,16 +197,10 @@ pub async fn verify(
                     "missing",
                     Some("no bytes at the replica's place".to_owned()),
                 ),
-                Ok(Some((size, adler32))) if size == f.size as u64 && adler32 == f.adler32 => {
-                    ("ok", None)
-                }
-                Ok(Some((size, adler32))) => (
-                    "bad",
-                    Some(format!(
-                        "{size} bytes adler32 {adler32}, expected {} bytes adler32 {}",
-                        f.size, f.adler32
-                    )),
-                ),
+                Ok(Some(got)) => match got.mismatch(&expected) {
+                    None => ("ok", None),
+                    Some(diff) => ("bad", Some(diff)),
+                },
                 Err(e) => ("failed", Some(e.to_string())),
             };
             match status {

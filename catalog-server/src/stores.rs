@@ -11,7 +11,7 @@
 //! every other character than letters and digits replaced by `_`.
 
 use actix_web::web::Bytes;
-use catalog_core::checksum::StreamSum;
+use catalog_core::checksum::{Algorithms, StreamSum, Sums};
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
@@ -219,20 +219,23 @@ impl Store {
         }
     }
 
-    /// Writes a stream to a new object at `pfn`; its size and adler32.
+    /// Writes a stream to a new object at `pfn`; its size, adler32 and `algorithms`.
     pub async fn write_new<S, E>(
         &self,
         pfn: &str,
         body: S,
         expected_len: Option<u64>,
-    ) -> Result<(u64, String)>
+        algorithms: Algorithms,
+    ) -> Result<Sums>
     where
         S: futures_util::Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         match self {
-            Store::Dir(se) => objects::write_new(&se.local_path(pfn)?, body, expected_len).await,
-            Store::Remote(r) => r.write_new(pfn, body, expected_len).await,
+            Store::Dir(se) => {
+                objects::write_new(&se.local_path(pfn)?, body, expected_len, algorithms).await
+            }
+            Store::Remote(r) => r.write_new(pfn, body, expected_len, algorithms).await,
         }
     }
 
@@ -264,16 +267,16 @@ impl Store {
         }
     }
 
-    /// Reads the object whole: its size and adler32; `None` when there is none.
-    pub async fn checksum(&self, pfn: &str) -> Result<Option<(u64, String)>> {
+    /// Reads the object whole: its size, adler32 and `algorithms`; `None` when there is none.
+    pub async fn checksum(&self, pfn: &str, algorithms: Algorithms) -> Result<Option<Sums>> {
         let Some((_, mut stream)) = self.read(pfn).await? else {
             return Ok(None);
         };
-        let mut sum = StreamSum::new();
+        let mut sum = StreamSum::with(algorithms);
         while let Some(chunk) = stream.next().await {
             sum.update(&chunk?);
         }
-        Ok(Some((sum.size(), sum.adler32())))
+        Ok(Some(sum.sums()))
     }
 
     /// Removes an object; one already gone is not an error.
@@ -316,7 +319,8 @@ impl Remote {
         pfn: &str,
         mut body: S,
         expected_len: Option<u64>,
-    ) -> Result<(u64, String)>
+        algorithms: Algorithms,
+    ) -> Result<Sums>
     where
         S: futures_util::Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -345,7 +349,7 @@ impl Remote {
             location,
             capacity,
         );
-        let mut sum = StreamSum::new();
+        let mut sum = StreamSum::with(algorithms);
         let written: Result<()> = async {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| Error::bad(format!("upload interrupted: {e}")))?;
@@ -370,7 +374,7 @@ impl Remote {
                     .shutdown()
                     .await
                     .map_err(|e| storage_error(&self.se, format!("cannot write {pfn}: {e}")))?;
-                Ok((sum.size(), sum.adler32()))
+                Ok(sum.sums())
             }
             Err(e) => {
                 let _ = writer.abort().await;
@@ -423,17 +427,18 @@ impl Remote {
     }
 }
 
-/// Streams the object `from_pfn` of `from` into a new object `to_pfn` of `to`; the size
-/// and adler32 of what was written.
+/// Streams the object `from_pfn` of `from` into a new object `to_pfn` of `to`; the sums
+/// (adler32 and `algorithms`) of what was written.
 pub async fn copy_new(
     from: &Store,
     from_pfn: &str,
     to: &Store,
     to_pfn: &str,
-) -> Result<(u64, String)> {
+    algorithms: Algorithms,
+) -> Result<Sums> {
     let (len, stream) = from
         .read(from_pfn)
         .await?
         .ok_or_else(|| Error::Storage(format!("no bytes at {from_pfn}")))?;
-    to.write_new(to_pfn, stream, Some(len)).await
+    to.write_new(to_pfn, stream, Some(len), algorithms).await
 }

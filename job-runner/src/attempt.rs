@@ -1,7 +1,7 @@
 //! One attempt of one subjob, from its lease to its "complete" or "fail" call.
 
 use anyhow::{bail, Context};
-use catalog_core::api::{NewFile, NewReplica};
+use catalog_core::api::NewFile;
 use catalog_core::job::{FinishRequest, FinishResponse, Lease, LeaseRef};
 use catalog_core::meta::FieldType;
 use catalog_core::transfer::{self, no_progress};
@@ -206,18 +206,14 @@ async fn upload_log(client: &Client, lease: &Lease, log: &Path) -> anyhow::Resul
         .first()
         .map_or_else(|| "local".to_owned(), |o| o.se.clone());
     let pfn = outputs::pfn(lease, &name);
-    let (size, adler32) = transfer::upload_file(client, &se, &pfn, log, no_progress()).await?;
-    Ok(NewFile {
-        lfn: catalog_core::lfn::join(&dir, &name),
-        size: size as i64,
-        adler32,
-        md5: None,
-        sha256: None,
-        guid: None,
-        replicas: vec![NewReplica { se, pfn }],
-        metadata: Default::default(),
-        parents: Vec::new(),
-    })
+    let sums =
+        transfer::upload_file(client, &se, &pfn, log, lease.algorithms(), no_progress()).await?;
+    Ok(NewFile::stored(
+        catalog_core::lfn::join(&dir, &name),
+        sums,
+        se,
+        pfn,
+    ))
 }
 
 /// Runs one attempt in a fresh directory under `work`, then reports it to the server.

@@ -276,6 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     &r.se,
                     &r.pfn,
                     &tmp,
+                    Default::default(),
                     catalog_core::transfer::no_progress(),
                 )
                 .await?;

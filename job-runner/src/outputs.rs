@@ -3,7 +3,7 @@
 //! parents, uploaded to their storage element.
 
 use anyhow::{bail, Context};
-use catalog_core::api::{Metadata, NewFile, NewReplica};
+use catalog_core::api::{Metadata, NewFile};
 use catalog_core::job::{fill, placeholders, Lease, LeasedInput};
 use catalog_core::meta::{FieldType, MetaValue};
 use catalog_core::transfer::{self, no_progress};
@@ -296,22 +296,20 @@ pub async fn upload(client: &Client, lease: &Lease, p: &Planned) -> anyhow::Resu
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let pfn = pfn(lease, &name);
-    let (size, adler32) = transfer::upload_file(client, &p.se, &pfn, &p.path, no_progress())
-        .await
-        .with_context(|| format!("cannot upload {name} to storage element {}", p.se))?;
+    let sums = transfer::upload_file(
+        client,
+        &p.se,
+        &pfn,
+        &p.path,
+        lease.algorithms(),
+        no_progress(),
+    )
+    .await
+    .with_context(|| format!("cannot upload {name} to storage element {}", p.se))?;
     Ok(NewFile {
-        lfn: p.lfn.clone(),
-        size: size as i64,
-        adler32,
-        md5: None,
-        sha256: None,
-        guid: None,
-        replicas: vec![NewReplica {
-            se: p.se.clone(),
-            pfn,
-        }],
         metadata: p.metadata.clone(),
         parents: p.parents.clone(),
+        ..NewFile::stored(p.lfn.clone(), sums, p.se.clone(), pfn)
     })
 }
 

@@ -149,15 +149,19 @@ impl TestServer {
         p
     }
 
-    /// Runs the `catalog` CLI against this server.
-    pub fn catalog(&self, args: &[&str]) -> Output {
-        Command::new(bin_dir().join("catalog"))
-            .args(args)
+    /// The `catalog` CLI set up against this server, to spawn.
+    pub fn catalog_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin_dir().join("catalog"));
+        cmd.args(args)
             .env("CATALOG_URL", &self.url)
             .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run catalog")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the `catalog` CLI against this server.
+    pub fn catalog(&self, args: &[&str]) -> Output {
+        self.catalog_command(args).output().expect("run catalog")
     }
 
     /// Runs `job-runner ARGS...` against this server, in its directory.

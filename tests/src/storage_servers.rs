@@ -40,24 +40,45 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Runs `scripts/SCRIPT DIR PORT` and waits until the port answers.
+/// Runs `scripts/SCRIPT DIR PORT` and waits until the port answers. A server that exits
+/// at once is started again on another port (another test may have taken the free port
+/// between our look and its bind); one that keeps failing fails the test, saying why.
 fn start(script: &str, dir: &Path, what: &str) -> StorageServer {
     std::fs::create_dir_all(dir).expect("storage server dir");
-    let port = free_port();
     let log = dir.with_extension("log");
-    let mut child = Command::new(repo_root().join("scripts").join(script))
-        .arg(dir)
-        .arg(port.to_string())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).expect("log"))
-        .stderr(std::fs::File::create(log.with_extension("err")).expect("log"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run scripts/{script}: {e}"));
-    // The first start may build or install the server: allow for it.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
+    for attempt in 1..=3 {
+        let port = free_port();
+        let mut child = Command::new(repo_root().join("scripts").join(script))
+            .arg(dir)
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("log"))
+            .stderr(std::fs::File::create(log.with_extension("err")).expect("log"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run scripts/{script}: {e}"));
+        // The first start may build or install the server: allow for it.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let mut exited = None;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                exited = Some(status);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not listen on port {port} within 10 minutes"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        match exited {
+            None => {
+                return StorageServer {
+                    child,
+                    dir: dir.to_path_buf(),
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                }
+            }
+            Some(status) if attempt == 3 => panic!(
                 "{what} did not start (scripts/{script} exited {status}); it needs {}:\n{}",
                 if script.starts_with("s3") {
                     "cargo and network access to build s3s-fs once into .tools/"
@@ -65,19 +86,11 @@ fn start(script: &str, dir: &Path, what: &str) -> StorageServer {
                     "rclone (apt-get install rclone)"
                 },
                 std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
-            );
+            ),
+            Some(_) => {}
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on port {port} within 10 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
-    StorageServer {
-        child,
-        dir: dir.to_path_buf(),
-        endpoint: format!("http://127.0.0.1:{port}"),
-    }
+    unreachable!("the last attempt returns or panics")
 }
 
 /// A real S3 server (s3s-fs) serving `dir`, with bucket `bucket` created.

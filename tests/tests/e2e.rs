@@ -13,4 +13,5 @@ mod e2e {
     pub mod schemas;
     pub mod search;
     pub mod storage;
+    pub mod transfers;
 }

@@ -54,14 +54,38 @@ pub async fn registered(state: &AppState, lfns: Vec<String>) {
     }
 }
 
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct StatQuery {
+    /// `error` (default): a 404 naming the LFNs not in the catalogue; `ignore`: leave
+    /// them out of the answer.
+    missing: Option<String>,
+}
+
 /// Attributes of up to 10,000 files.
-#[utoipa::path(post, path = "/api/v1/files/stat", request_body = LfnsRequest, responses((status = 200, body = StatResponse), (status = 404)))]
+#[utoipa::path(post, path = "/api/v1/files/stat", request_body = LfnsRequest, params(StatQuery), responses((status = 200, body = StatResponse), (status = 404)))]
 #[post("/files/stat")]
 pub async fn stat(
     state: web::Data<AppState>,
     req: web::Json<LfnsRequest>,
+    query: web::Query<StatQuery>,
 ) -> Result<web::Json<StatResponse>> {
-    let rows = state.db.read(move |c| files::require(c, &req.lfns)).await?;
+    let rows = match query.missing.as_deref() {
+        None | Some("error") => state.db.read(move |c| files::require(c, &req.lfns)).await?,
+        Some("ignore") => {
+            let mut found = state
+                .db
+                .read(move |c| files::by_paths(c, &req.lfns))
+                .await?;
+            let mut rows: Vec<_> = found.drain().map(|(_, f)| f).collect();
+            rows.sort_by(|a, b| a.path.cmp(&b.path));
+            rows
+        }
+        Some(other) => {
+            return Err(crate::error::Error::bad(format!(
+                "missing={other:?}: expected error or ignore"
+            )))
+        }
+    };
     Ok(web::Json(StatResponse {
         files: rows.iter().map(files::FileRow::info).collect(),
     }))

@@ -16,5 +16,6 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse> {
         status: "ok".to_owned(),
         database: state.db.url.backend_name().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        checksums: state.checksums.names(),
     }))
 }

@@ -96,9 +96,11 @@ pub async fn claim(
     state: web::Data<AppState>,
     req: web::Json<ClaimRequest>,
 ) -> Result<web::Json<ClaimResponse>> {
-    Ok(web::Json(ClaimResponse {
-        leases: state.db.write(move |c| jobs::claim(c, &req)).await?,
-    }))
+    let mut leases = state.db.write(move |c| jobs::claim(c, &req)).await?;
+    for lease in &mut leases {
+        lease.checksums = state.checksums.names();
+    }
+    Ok(web::Json(ClaimResponse { leases }))
 }
 
 /// A runner renews its leases and learns which subjobs to stop.

@@ -50,12 +50,16 @@ pub async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let (size, adler32) = target.write_new(&pfn, body, expected).await?;
+    let sums = target
+        .write_new(&pfn, body, expected, state.checksums)
+        .await?;
     Ok(web::Json(UploadResponse {
         se,
         pfn,
-        size: size as i64,
-        adler32,
+        size: sums.size as i64,
+        adler32: sums.adler32,
+        md5: sums.md5,
+        sha256: sums.sha256,
     }))
 }
 
