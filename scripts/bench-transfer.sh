@@ -4,7 +4,7 @@
 # same files in the same run. Prints a Markdown table.
 #
 #   scripts/bench-transfer.sh [N] [SIZE_MB]      (default 1000 files of 1 MB)
-#   JOBS=8                                       parallel uploads for put (default 8)
+#   JOBS=8                                       parallel transfers for put and get (default 8)
 #   KEEP=1                                       keep the work directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,9 +53,9 @@ row "catalog put -r -j $jobs, local SE" "$(awk -v a="$t" -v b="$(now)" 'BEGIN{pr
 t=$(now); $cat put -r -j "$jobs" --se lab "$work/src" /t/s3 > /dev/null 2>&1
 row "catalog put -r -j $jobs, S3" "$(awk -v a="$t" -v b="$(now)" 'BEGIN{print b-a}')"
 mkdir -p "$work/get-local" "$work/get-s3"
-t=$(now); $cat get $($cat find -o lfn 'under "/t/local"') "$work/get-local/" > /dev/null 2>&1; sync
-row "catalog get, local SE" "$(awk -v a="$t" -v b="$(now)" 'BEGIN{print b-a}')"
-t=$(now); $cat get $($cat find -o lfn 'under "/t/s3"') "$work/get-s3/" > /dev/null 2>&1; sync
-row "catalog get, S3 (through the server)" "$(awk -v a="$t" -v b="$(now)" 'BEGIN{print b-a}')"
+t=$(now); $cat get -j "$jobs" $($cat find -o lfn 'under "/t/local"') "$work/get-local/" > /dev/null 2>&1; sync
+row "catalog get -j $jobs, local SE (read directly)" "$(awk -v a="$t" -v b="$(now)" 'BEGIN{print b-a}')"
+t=$(now); $cat get -j "$jobs" $($cat find -o lfn 'under "/t/s3"') "$work/get-s3/" > /dev/null 2>&1; sync
+row "catalog get -j $jobs, S3 (through the server)" "$(awk -v a="$t" -v b="$(now)" 'BEGIN{print b-a}')"
 [ "$(ls "$work/get-local" | wc -l)" = "$n" ] && [ "$(ls "$work/get-s3" | wc -l)" = "$n" ] ||
   { echo "get did not fetch all $n files" >&2; exit 1; }

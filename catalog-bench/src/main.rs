@@ -313,13 +313,24 @@ impl Bench<'_> {
                 page_size: Some(10_000),
                 ..Default::default()
             };
+            // The LFNs, as the DFC's findFilesByMetadata answers.
             let (mut s, hits) = repeat(self.cli.reps, |_| async {
+                let t = Instant::now();
+                let hits = self.client.find_lfns(&req, |_| {}).await?.len();
+                Ok((t.elapsed(), hits))
+            })
+            .await
+            .with_context(|| format!("query {}", q.text))?;
+            // And the whole records (size, checksums, owner, dates...), for comparison.
+            let (records, _) = repeat(self.cli.reps, |_| async {
                 let t = Instant::now();
                 let hits = self.client.find_all(&req, |_| {}).await?.len();
                 Ok((t.elapsed(), hits))
             })
             .await
-            .with_context(|| format!("query {}", q.text))?;
+            .with_context(|| format!("query {} (records)", q.text))?;
+            s.insert("returns".into(), json!("LFNs"));
+            s.insert("records_median_ms".into(), records["median_ms"].clone());
             let expected = self.wl.expected_hits(q.matches);
             if hits != expected {
                 self.errors
@@ -798,11 +809,13 @@ async fn main() -> anyhow::Result<()> {
             bench.wl.lfn(cli.files / 2).replace('/', "%2F")
         );
         let find = json!({"query": SELECTIVE}).to_string();
+        let find_path = "/api/v1/find/lfns";
         bench.log(&format!("wrk: stat and find, {} s each", cli.load_seconds));
         let mut http = Map::new();
         http.insert("stat".into(), load(&url, &stat, None, cli.load_seconds)?);
-        let mut f = object(load(&url, "/api/v1/find", Some(&find), cli.load_seconds)?);
+        let mut f = object(load(&url, find_path, Some(&find), cli.load_seconds)?);
         f.insert("query".into(), json!(SELECTIVE));
+        f.insert("endpoint".into(), json!(find_path));
         http.insert("find".into(), Value::Object(f));
         results.insert("http_load".into(), Value::Object(http));
     }

@@ -93,25 +93,26 @@ pub async fn run(ctx: &Ctx, a: FindArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let format = ctx.format;
+    if ctx.format == Format::Lfn {
+        // LFNs only (the light endpoint), streamed out page by page so a pipe starts
+        // working at once.
+        ctx.client
+            .find_lfns(&req, |page| {
+                for lfn in &page.lfns {
+                    println!("{lfn}");
+                }
+            })
+            .await
+            .map_err(placed)?;
+        return Ok(());
+    }
     let mut rows = vec![vec![
         "SIZE".to_owned(),
         "MODIFIED".to_owned(),
         "LFN".to_owned(),
     ]];
-    let files = ctx
-        .client
-        .find_all(&req, |page| {
-            // LFNs stream out page by page, so a pipe starts working at once.
-            if format == Format::Lfn {
-                for f in &page.files {
-                    println!("{}", f.lfn);
-                }
-            }
-        })
-        .await
-        .map_err(placed)?;
-    match format {
+    let files = ctx.client.find_all(&req, |_| {}).await.map_err(placed)?;
+    match ctx.format {
         Format::Json => output::json(&files)?,
         Format::Lfn => {}
         Format::Table => {

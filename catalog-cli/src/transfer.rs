@@ -48,6 +48,9 @@ pub struct GetArgs {
     /// Say which replica each file came from
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// Files downloaded at once
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    jobs: u32,
     /// Replace existing local files
     #[arg(long)]
     force: bool,
@@ -387,8 +390,12 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
         let stats = ctx.client.stat_files(chunk).await?.files;
         let replicas = ctx.client.replicas(chunk).await?.files;
         let mut targets = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for f in &stats {
             let (_, name) = lfn::split(&f.lfn);
+            if !names.insert(name.to_owned()) {
+                bail!("two of the files are named {name}; get them into different directories");
+            }
             let target = dest.join(name);
             if target.exists() && !a.force {
                 bail!("{} exists (use --force to replace it)", target.display());
@@ -397,41 +404,49 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
         }
         let total: u64 = stats.iter().map(|f| f.size.max(0) as u64).sum();
         let bar = output::progress(total, "downloading", true);
-        for ((f, reps), target) in stats.iter().zip(&replicas).zip(targets) {
-            let tmp = target.with_file_name(format!(
-                ".{}.part",
-                target
-                    .file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ));
-            let b = bar.clone();
-            let order = replica_order(&reps.replicas, &a.se_order);
-            match transfer::fetch(
-                &ctx.client,
-                &f.sums(),
-                &order,
-                &tmp,
-                LocalCopy::Copy,
-                Arc::new(move |n| b.inc(n)),
-            )
-            .await
-            {
-                Ok(r) => {
-                    tokio::fs::rename(&tmp, &target)
+        // Up to --jobs downloads at once, each into a hidden .part file renamed when whole.
+        let results: Vec<anyhow::Result<()>> =
+            futures_util::stream::iter(stats.iter().zip(&replicas).zip(&targets))
+                .map(|((f, reps), target)| {
+                    let (bar, a) = (bar.clone(), &a);
+                    async move {
+                        let tmp = target.with_file_name(format!(
+                            ".{}.part",
+                            target
+                                .file_name()
+                                .map(|n| n.to_string_lossy())
+                                .unwrap_or_default()
+                        ));
+                        let order = replica_order(&reps.replicas, &a.se_order);
+                        let r = transfer::fetch(
+                            &ctx.client,
+                            &f.sums(),
+                            &order,
+                            &tmp,
+                            LocalCopy::Copy,
+                            Arc::new(move |n| bar.inc(n)),
+                        )
                         .await
-                        .with_context(|| format!("cannot write {}", target.display()))?;
-                    if a.verbose {
-                        eprintln!("{} <- {} ({})", f.lfn, r.se, r.url);
+                        .map_err(|failures| {
+                            anyhow::anyhow!("cannot get {}: {}", f.lfn, failures.join("; "))
+                        })?;
+                        tokio::fs::rename(&tmp, target)
+                            .await
+                            .with_context(|| format!("cannot write {}", target.display()))?;
+                        if a.verbose {
+                            eprintln!("{} <- {} ({})", f.lfn, r.se, r.url);
+                        }
+                        Ok(())
                     }
-                }
-                Err(failures) => {
-                    bar.abandon();
-                    bail!("cannot get {}: {}", f.lfn, failures.join("; "));
-                }
-            }
-            done.push(target.display().to_string());
+                })
+                .buffered(a.jobs as usize)
+                .collect()
+                .await;
+        if let Some(e) = results.into_iter().find_map(Result::err) {
+            bar.abandon();
+            return Err(e);
         }
+        done.extend(targets.iter().map(|t| t.display().to_string()));
         bar.finish_and_clear();
     }
     if ctx.format == Format::Json {

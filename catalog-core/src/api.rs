@@ -528,6 +528,17 @@ pub struct FindResponse {
     pub next_cursor: Option<String>,
 }
 
+/// A page of the LFNs matching a query: the light answer for scripts and bulk work.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LfnPage {
+    /// The query in its normalised text form.
+    pub query: String,
+    pub lfns: Vec<String>,
+    /// Present when more follow: pass it back as `cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CountResponse {
     pub query: String,

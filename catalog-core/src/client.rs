@@ -462,6 +462,30 @@ impl Client {
         }
     }
 
+    /// One page of the LFNs matching `req` (no attributes: a lighter answer than `find_page`).
+    pub async fn find_lfns_page(&self, req: &FindRequest) -> Result<LfnPage, ClientError> {
+        self.post("/api/v1/find/lfns", req).await
+    }
+
+    /// Every LFN matching `req`, page after page; `each` sees each page as it comes.
+    pub async fn find_lfns(
+        &self,
+        req: &FindRequest,
+        mut each: impl FnMut(&LfnPage),
+    ) -> Result<Vec<String>, ClientError> {
+        let mut req = req.clone();
+        let mut out = Vec::new();
+        loop {
+            let page = self.find_lfns_page(&req).await?;
+            each(&page);
+            out.extend(page.lfns);
+            match page.next_cursor {
+                Some(c) => req.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     pub async fn count(&self, req: &FindRequest) -> Result<CountResponse, ClientError> {
         self.post("/api/v1/find/count", req).await
     }

@@ -1,5 +1,5 @@
 use actix_web::{post, web};
-use catalog_core::api::{CountResponse, ExplainResponse, FindRequest, FindResponse};
+use catalog_core::api::{CountResponse, ExplainResponse, FindRequest, FindResponse, LfnPage};
 
 use crate::app::AppState;
 use crate::db::DbConn;
@@ -34,6 +34,21 @@ pub async fn find(
         query::find(c, q, r.cursor.as_deref(), r.page_size)
     };
     Ok(web::Json(on_query(&state, req.into_inner(), find).await?))
+}
+
+/// The LFNs of the files matching a query, a page at a time, in the same order and with the
+/// same cursors as `find`; without attributes, so a lighter answer.
+#[utoipa::path(post, path = "/api/v1/find/lfns", request_body = FindRequest,
+    responses((status = 200, body = LfnPage), (status = 400, body = catalog_core::api::Problem), (status = 404)))]
+#[post("/find/lfns")]
+pub async fn lfns(
+    state: web::Data<AppState>,
+    req: web::Json<FindRequest>,
+) -> Result<web::Json<LfnPage>> {
+    let page = |c: &mut DbConn, r: &FindRequest, q: &Query| {
+        query::find_lfns(c, q, r.cursor.as_deref(), r.page_size)
+    };
+    Ok(web::Json(on_query(&state, req.into_inner(), page).await?))
 }
 
 /// How many files match a query, and their total size.

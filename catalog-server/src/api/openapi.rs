@@ -36,6 +36,7 @@ use super::{
         schemas::remove,
         find::find,
         find::count,
+        find::lfns,
         find::explain,
         search::search,
         datasets::create,

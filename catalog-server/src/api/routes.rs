@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // finding files
             .service(find::find)
             .service(find::count)
+            .service(find::lfns)
             .service(find::explain)
             .service(search::search)
             // datasets

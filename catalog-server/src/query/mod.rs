@@ -8,7 +8,9 @@ mod sql;
 pub use compile::{Compiler, Target};
 pub use sql::{Bind, Sql};
 
-use catalog_core::api::{CountResponse, ExplainResponse, FindRequest, FindResponse, MAX_PAGE};
+use catalog_core::api::{
+    CountResponse, ExplainResponse, FindRequest, FindResponse, LfnPage, MAX_PAGE,
+};
 use catalog_core::meta::FieldType;
 use catalog_core::query::{self, OrderKey, Query};
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
@@ -187,6 +189,13 @@ fn keys(c: &mut Compiler<'_>, order: &[OrderKey]) -> Result<Vec<Key>> {
     Ok(keys)
 }
 
+/// The ids of a page of the files matching a query, in order.
+struct Page {
+    query: String,
+    ids: Vec<i64>,
+    next_cursor: Option<String>,
+}
+
 /// A page of the files matching `q`.
 pub fn find(
     conn: &mut DbConn,
@@ -194,6 +203,37 @@ pub fn find(
     cursor: Option<&str>,
     page_size: Option<u32>,
 ) -> Result<FindResponse> {
+    let p = page(conn, q, cursor, page_size)?;
+    let rows = files::by_ids(conn, &p.ids)?;
+    Ok(FindResponse {
+        query: p.query,
+        files: rows.iter().map(files::FileRow::info).collect(),
+        next_cursor: p.next_cursor,
+    })
+}
+
+/// A page of the LFNs matching `q`.
+pub fn find_lfns(
+    conn: &mut DbConn,
+    q: &Query,
+    cursor: Option<&str>,
+    page_size: Option<u32>,
+) -> Result<LfnPage> {
+    let p = page(conn, q, cursor, page_size)?;
+    let mut paths = files::paths_by_ids(conn, &p.ids)?;
+    Ok(LfnPage {
+        query: p.query,
+        lfns: p.ids.iter().filter_map(|id| paths.remove(id)).collect(),
+        next_cursor: p.next_cursor,
+    })
+}
+
+fn page(
+    conn: &mut DbConn,
+    q: &Query,
+    cursor: Option<&str>,
+    page_size: Option<u32>,
+) -> Result<Page> {
     let normal = q.to_string();
     let page = page_size.unwrap_or(DEFAULT_PAGE);
     if page == 0 || page > MAX_PAGE {
@@ -206,9 +246,9 @@ pub fn find(
     let remaining = q.limit.map(|l| l.saturating_sub(seen));
     let take = remaining.map_or(u64::from(page), |r| r.min(u64::from(page)));
     if take == 0 {
-        return Ok(FindResponse {
+        return Ok(Page {
             query: normal,
-            files: Vec::new(),
+            ids: Vec::new(),
             next_cursor: None,
         });
     }
@@ -236,10 +276,9 @@ pub fn find(
         ),
         _ => None,
     };
-    let rows = files::by_ids(c.conn, &ids)?;
-    Ok(FindResponse {
+    Ok(Page {
         query: normal,
-        files: rows.iter().map(files::FileRow::info).collect(),
+        ids,
         next_cursor,
     })
 }
