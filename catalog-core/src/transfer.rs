@@ -111,7 +111,9 @@ pub async fn download_file(
         progress(chunk.len() as u64);
         out.write_all(&chunk).await.map_err(local(dest))?;
     }
-    out.sync_all().await.map_err(local(dest))?;
+    // Flushed, not synced: a download is a user's copy, like cp's or curl's; the storage
+    // element's own writes are the ones synced.
+    out.flush().await.map_err(local(dest))?;
     Ok(sum.sums())
 }
 
@@ -145,7 +147,7 @@ pub async fn local_sums(
         progress(n as u64);
     }
     if let Some((out, dest)) = &mut out {
-        out.sync_all().await.map_err(local(dest))?;
+        out.flush().await.map_err(local(dest))?;
     }
     Ok(sum.sums())
 }
