@@ -196,7 +196,7 @@ pub async fn fetch<'a>(
         match got {
             Ok(sums) => match sums.mismatch(expected) {
                 None => return Ok(r),
-                Some(diff) => failures.push(format!("{}: checksum mismatch, got {diff}", r.se)),
+                Some(diff) => failures.push(format!("checksum mismatch on {}: got {diff}", r.se)),
             },
             Err(e) => failures.push(format!("{}: {e}", r.se)),
         }
