@@ -243,9 +243,11 @@ async fn not_yet_done<'a>(
     }
     let known: Vec<String> = existing.iter().map(|f| f.lfn.clone()).collect();
     let replicas = client.replicas(&known).await?.files;
+    let by_lfn: std::collections::HashMap<&str, &Upload> =
+        batch.iter().map(|u| (u.lfn.as_str(), u)).collect();
     let mut done = std::collections::HashSet::new();
     for (f, reps) in existing.iter().zip(&replicas) {
-        let Some(u) = batch.iter().find(|u| u.lfn == f.lfn) else {
+        let Some(u) = by_lfn.get(f.lfn.as_str()) else {
             continue;
         };
         if !reps.replicas.iter().any(|r| r.se == se) {

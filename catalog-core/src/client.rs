@@ -443,23 +443,37 @@ impl Client {
         self.post("/api/v1/find", req).await
     }
 
+    /// Posts `req` to `path` page after page, handing each page to `take`, which answers the
+    /// page's cursor to the next one (none: the last page).
+    async fn every_page<P: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &FindRequest,
+        mut take: impl FnMut(P) -> Option<String>,
+    ) -> Result<(), ClientError> {
+        let mut req = req.clone();
+        loop {
+            match take(self.post(path, &req).await?) {
+                Some(c) => req.cursor = Some(c),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Every file matching `req`, page after page; `each` sees each page as it comes.
     pub async fn find_all(
         &self,
         req: &FindRequest,
         mut each: impl FnMut(&FindResponse),
     ) -> Result<Vec<FileInfo>, ClientError> {
-        let mut req = req.clone();
         let mut out = Vec::new();
-        loop {
-            let page = self.find_page(&req).await?;
+        self.every_page("/api/v1/find", req, |page: FindResponse| {
             each(&page);
             out.extend(page.files);
-            match page.next_cursor {
-                Some(c) => req.cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+            page.next_cursor
+        })
+        .await?;
+        Ok(out)
     }
 
     /// One page of the LFNs matching `req` (no attributes: a lighter answer than `find_page`).
@@ -473,17 +487,14 @@ impl Client {
         req: &FindRequest,
         mut each: impl FnMut(&LfnPage),
     ) -> Result<Vec<String>, ClientError> {
-        let mut req = req.clone();
         let mut out = Vec::new();
-        loop {
-            let page = self.find_lfns_page(&req).await?;
+        self.every_page("/api/v1/find/lfns", req, |page: LfnPage| {
             each(&page);
             out.extend(page.lfns);
-            match page.next_cursor {
-                Some(c) => req.cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+            page.next_cursor
+        })
+        .await?;
+        Ok(out)
     }
 
     pub async fn count(&self, req: &FindRequest) -> Result<CountResponse, ClientError> {

@@ -51,20 +51,24 @@ impl StorageElement {
 
     /// The local path of `pfn` on a `file` storage element, refusing anything outside it.
     pub fn local_path(&self, pfn: &str) -> Result<PathBuf> {
-        let root = self.root()?;
-        let rel = match pfn.strip_prefix(&format!("{}/", self.base_url.trim_end_matches('/'))) {
-            Some(r) => r,
-            None if pfn.contains("://") => {
-                return Err(Error::bad(format!(
-                    "{pfn} is not on storage element {}",
-                    self.name
-                )));
-            }
-            None => pfn,
-        };
-        check_pfn(rel)?;
-        Ok(root.join(rel.trim_start_matches('/')))
+        Ok(self
+            .root()?
+            .join(relative_pfn(&self.name, &self.base_url, pfn)?))
     }
+}
+
+/// `pfn` relative to the storage element `se` at `base_url`: a relative path as it is, or
+/// the element's own URL with the base stripped; refuses other URLs and paths leaving it.
+pub fn relative_pfn<'a>(se: &str, base_url: &str, pfn: &'a str) -> Result<&'a str> {
+    let rel = match pfn.strip_prefix(&format!("{}/", base_url.trim_end_matches('/'))) {
+        Some(r) => r,
+        None if pfn.contains("://") => {
+            return Err(Error::bad(format!("{pfn} is not on storage element {se}")));
+        }
+        None => pfn,
+    };
+    check_pfn(rel)?;
+    Ok(rel.trim_start_matches('/'))
 }
 
 /// Checks a pfn: a URL, or a relative path that stays inside its storage element.

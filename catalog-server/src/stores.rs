@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::objects;
-use crate::storage::{check_pfn, StorageElement};
+use crate::storage::{relative_pfn, StorageElement};
 
 /// Objects bigger than this go to S3 as multipart uploads, in parts of this size.
 const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -294,18 +294,7 @@ impl Store {
 impl Remote {
     /// The object key of a pfn: relative to the storage element, or its full URL.
     fn location(&self, pfn: &str) -> Result<ObjectPath> {
-        let rel = match pfn.strip_prefix(&format!("{}/", self.base_url.trim_end_matches('/'))) {
-            Some(r) => r,
-            None if pfn.contains("://") => {
-                return Err(Error::bad(format!(
-                    "{pfn} is not on storage element {}",
-                    self.se
-                )))
-            }
-            None => pfn,
-        };
-        check_pfn(rel)?;
-        let rel = rel.trim_start_matches('/');
+        let rel = relative_pfn(&self.se, &self.base_url, pfn)?;
         let key = if self.prefix.is_empty() {
             rel.to_owned()
         } else {
