@@ -143,18 +143,62 @@ fn start_server(database_url: Option<&str>) -> anyhow::Result<(Server, String)> 
     Ok((server, url))
 }
 
-/// Peak resident memory of a process, in MiB (VmHWM).
-fn peak_mib(pid: &str) -> Option<f64> {
+/// A line of a process's /proc status (`VmHWM`, `RssAnon`...), in MiB.
+fn status_mib(pid: &str, key: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
         .trim()
         .trim_end_matches("kB")
         .trim()
         .parse()
         .ok()?;
     Some(kb / 1024.0)
+}
+
+/// Peak resident memory of a process, in MiB (VmHWM): its own memory and the pages of
+/// files it maps (the search index) that were resident at once.
+fn peak_mib(pid: &str) -> Option<f64> {
+    status_mib(pid, "VmHWM")
+}
+
+/// The largest anonymous resident memory (heap, stacks, SQLite's page caches: what the
+/// process itself holds, without the file pages it maps, which the kernel may drop) of a
+/// process, sampled every 100 ms until dropped.
+struct AnonPeak {
+    peak_kib: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AnonPeak {
+    fn watch(pid: String) -> AnonPeak {
+        use std::sync::atomic::Ordering;
+        let peak = AnonPeak {
+            peak_kib: Default::default(),
+            stop: Default::default(),
+        };
+        let (p, stop) = (peak.peak_kib.clone(), peak.stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(mib) = status_mib(&pid, "RssAnon") {
+                    p.fetch_max((mib * 1024.0) as u64, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        peak
+    }
+
+    fn mib(&self) -> f64 {
+        self.peak_kib.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+    }
+}
+
+impl Drop for AnonPeak {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Median, min, max and 90th percentile of samples in seconds, as the kit's keys.
@@ -780,6 +824,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let dirs = cli.dirs.unwrap_or((cli.files / 100).max(1));
+    let anon = server
+        .as_ref()
+        .map(|s| AnonPeak::watch(s.child.id().to_string()));
     let mut bench = Bench {
         client,
         wl: Workload::new(cli.files, dirs, cli.chain_len),
@@ -842,6 +889,7 @@ async fn main() -> anyhow::Result<()> {
         "db_stats": {"size_mib_total": database_mib},
         "memory": {
             "server_peak_mib": server_pid.as_deref().and_then(peak_mib).map(|v| round(v, 1)),
+            "server_peak_anon_mib": anon.as_ref().map(|a| round(a.mib(), 1)),
             "client_peak_mib": peak_mib("self").map(|v| round(v, 1)),
         },
         "errors": bench.errors,
@@ -853,9 +901,10 @@ async fn main() -> anyhow::Result<()> {
     print_table(
         &object(doc["results"].clone()),
         &format!(
-            "catalog-bench: {} files in {dirs} directories, {db}; server peak {} MiB, client peak {} MiB, database {} MiB",
+            "catalog-bench: {} files in {dirs} directories, {db}; server peak {} MiB ({} MiB anonymous), client peak {} MiB, database {} MiB",
             cli.files,
             doc["memory"]["server_peak_mib"],
+            doc["memory"]["server_peak_anon_mib"],
             doc["memory"]["client_peak_mib"],
             doc["db_stats"]["size_mib_total"]
         ),

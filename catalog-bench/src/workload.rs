@@ -33,8 +33,10 @@ pub struct Query {
     pub matches: fn(&Meta) -> bool,
 }
 
-/// The kit's five metadata queries, in the catalogue's query language.
-pub const QUERIES: [Query; 5] = [
+/// The kit's five metadata queries, in the catalogue's query language, and a sixth of our
+/// own: two conditions matching 0.12 % of the files (1,200 at 1M), the size of the 1,287-hit
+/// query the "<= 50 ms at 1M" target names (the kit's q2 matches 5 %).
+pub const QUERIES: [Query; 6] = [
     Query {
         name: "q1_int_gt",
         conditions: 1,
@@ -52,6 +54,12 @@ pub const QUERIES: [Query; 5] = [
         conditions: 2,
         text: "benchInt > 500 and benchStr = \"tag3\"",
         matches: |m| m.int > 500 && m.string == 3,
+    },
+    Query {
+        name: "q2_narrow",
+        conditions: 2,
+        text: "benchInt > 987 and benchStr = \"tag3\"",
+        matches: |m| m.int > 987 && m.string == 3,
     },
     Query {
         name: "q3_int_str_float",

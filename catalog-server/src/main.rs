@@ -26,6 +26,7 @@ enum Command {
 }
 
 fn main() {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("catalog-server: {e:#}");
@@ -74,6 +75,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let state = app::open(&config)?;
             actix_web::rt::System::new().block_on(app::serve(config, state))
+        }
+    }
+}
+
+/// glibc's malloc gives each thread that allocates its own arena (up to 8 per core) and
+/// rarely returns their memory: with actix's workers and the blocking pool's threads each
+/// parsing 10,000-file registrations, the server's anonymous memory reached 625 MiB in the
+/// 1,000,000-file benchmark with a 1M-file manifest; with two arenas (the same tunable, set as
+/// MALLOC_ARENA_MAX=2), 317 MiB (VmHWM 716 -> 403 MiB). Set before any thread starts;
+/// `MALLOC_ARENA_MAX` in the environment still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only changes a malloc tunable; no thread has started yet.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }
 }

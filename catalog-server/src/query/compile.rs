@@ -96,14 +96,27 @@ pub struct Compiler<'c> {
     fields: HashMap<String, Option<FieldRef>>,
     aliases: usize,
     datasets: Vec<String>,
-    /// Write metadata tests as correlated probes on the file's (file_id, field_id) key
-    /// rather than as IN lists from the value index (set for all but the driving test of
-    /// an AND).
+    /// Write metadata tests as correlated probes of each file rather than as IN lists
+    /// from the value index (set for all but the driving test of an AND).
     probe: bool,
+    /// The probed test is an equality or IN list: on SQLite its probe seeks the value
+    /// index on (field, value, file) in one step, instead of the (file, field) key and then
+    /// the row (PostgreSQL's planner finds that index-only probe by itself). Measured at
+    /// 1,000,000 files, `int > 987 and str = "tag3"` (1,231 hits): 55 ms -> 30 ms. A range
+    /// keeps the key probe, as it would scan its whole range of the value index.
+    probe_by_value: bool,
 }
 
 /// A condition on a value column, written for any table alias.
 type Cond<'a> = &'a dyn Fn(&mut Sql, &str);
+type CondFn = dyn Fn(&mut Sql, &str);
+
+/// The most index entries a driving-test estimate reads.
+const ESTIMATE_CAP: i64 = 20_000;
+/// The class of equality tests and IN lists, the likeliest to be selective.
+const EQUALITY: u8 = 0;
+/// A driving test matching this few files is not worth looking past.
+const ESTIMATE_ENOUGH: i64 = 100;
 
 impl<'c> Compiler<'c> {
     pub fn new(conn: &'c mut DbConn) -> Compiler<'c> {
@@ -115,6 +128,7 @@ impl<'c> Compiler<'c> {
             aliases: 0,
             datasets: Vec::new(),
             probe: false,
+            probe_by_value: false,
         }
     }
 
@@ -159,23 +173,78 @@ impl<'c> Compiler<'c> {
             .ok_or_else(|| Error::bad(format!("unknown field '{name}'")))
     }
 
-    /// How selective a metadata test on a field of its own is likely to be (lower: fewer
-    /// files): equality and IN lists before ranges. `None` for any other test.
-    fn meta_rank(&mut self, e: &Expr) -> Result<Option<u8>> {
-        let (field, rank) = match e {
-            Expr::Compare { field, cmp, .. } => (field, if *cmp == Cmp::Eq { 0 } else { 2 }),
+    /// The class of a metadata test on a field of its own, by how selective it is likely
+    /// to be (lower: fewer files): equality and IN lists, then ranges, then the other
+    /// comparisons. `None` for any other test.
+    fn meta_class(&mut self, e: &Expr) -> Result<Option<u8>> {
+        let (field, class) = match e {
+            Expr::Compare { field, cmp, .. } => (field, if *cmp == Cmp::Eq { EQUALITY } else { 2 }),
             Expr::In {
                 field,
                 negated: false,
                 ..
-            } => (field, 0),
+            } => (field, EQUALITY),
             Expr::Range { field, .. } => (field, 1),
             _ => return Ok(None),
         };
         Ok(match self.target(field)? {
-            Target::Meta(m) if !m.on_dirs => Some(rank),
+            Target::Meta(m) if !m.on_dirs => Some(class),
             _ => None,
         })
+    }
+
+    /// How many files the metadata test `e` matches, counted from its value index up to
+    /// `cap`: reads at most that many index entries.
+    fn estimate(&mut self, e: &Expr, cap: i64) -> Result<i64> {
+        let Some((Target::Meta(field), cond)) = self.condition(e)? else {
+            return Ok(i64::MAX);
+        };
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut sql = Sql::new(self.conn);
+        sql.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM file_meta m WHERE m.field_id = ")
+            .bind(Bind::Int(field.id))
+            .push(" AND ");
+        cond(&mut sql, &format!("m.{}", value_column(field.ty)));
+        sql.push(" LIMIT ").bind(Bind::Int(cap)).push(") t");
+        let rows: Vec<Count> = sql.load(self.conn)?;
+        Ok(rows.first().map_or(0, |c| c.n))
+    }
+
+    /// Which of an AND's arguments drives it: the metadata test its value index says
+    /// matches the fewest files. The tests are counted in their likely order (equality
+    /// first), each count stopping at the best so far and at [`ESTIMATE_CAP`], so choosing
+    /// reads few index entries; when every count reaches the cap, the likeliest class wins.
+    /// (Measured at 1,000,000 files, `int > 987 and str = "tag3"`: driven by the equality
+    /// on the string, 99,672 files, 220 ms; by the int's 12,000 files, 55 ms.)
+    fn driver(&mut self, args: &[Expr], classes: &[Option<u8>]) -> Result<Option<usize>> {
+        let mut order: Vec<(u8, usize)> = classes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.map(|c| (c, i)))
+            .collect();
+        order.sort_unstable();
+        // PostgreSQL plans the tests by its own statistics whichever is written as the
+        // driver (kept fresh by `Db::grew`), so counting there only adds statements:
+        // measured at 10,000 files, the 3-condition query's three counts cost about 1.3 ms
+        // each (planning and execution), on a query of a few milliseconds.
+        if order.len() < 2 || self.sql.is_pg() {
+            return Ok(order.first().map(|&(_, i)| i));
+        }
+        let (mut best, mut fewest) = (order[0].1, ESTIMATE_CAP);
+        for (_, i) in order {
+            if fewest <= ESTIMATE_ENOUGH {
+                break;
+            }
+            let n = self.estimate(&args[i], fewest)?;
+            if n < fewest {
+                (best, fewest) = (i, n);
+            }
+        }
+        Ok(Some(best))
     }
 
     /// Writes the condition `e` on the `files` row aliased `f`.
@@ -188,25 +257,21 @@ impl<'c> Compiler<'c> {
                 // The likeliest most selective metadata test drives, as an IN list read
                 // from its value index; the other metadata tests probe each of those files
                 // by key, instead of each reading (and listing) every file it matches.
-                let ranks = args
+                let classes = args
                     .iter()
-                    .map(|a| self.meta_rank(a))
+                    .map(|a| self.meta_class(a))
                     .collect::<Result<Vec<_>>>()?;
-                let driver = ranks
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, r)| r.map(|r| (r, i)))
-                    .min()
-                    .map(|(_, i)| i);
-                let outer = self.probe;
+                let driver = self.driver(args, &classes)?;
+                let outer = (self.probe, self.probe_by_value);
                 self.sql.push("(");
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
                         self.sql.push(" AND ");
                     }
-                    self.probe = ranks[i].is_some() && driver != Some(i);
+                    self.probe = classes[i].is_some() && driver != Some(i);
+                    self.probe_by_value = classes[i] == Some(EQUALITY);
                     self.predicate(a, f)?;
-                    self.probe = outer;
+                    (self.probe, self.probe_by_value) = outer;
                 }
                 self.sql.push(")");
             }
@@ -227,61 +292,10 @@ impl<'c> Compiler<'c> {
                 self.predicate(arg, f)?;
                 self.sql.push(")");
             }
-            Expr::Compare { field, cmp, value } => {
-                let t = self.target(field)?;
-                let b = bind_of(t, field, value)?;
-                let op = cmp_sql(*cmp);
-                self.value_condition(t, f, &|sql: &mut Sql, col: &str| {
-                    sql.push(col).push(op).bind(b.clone());
-                })?;
-            }
-            Expr::In {
-                field,
-                values,
-                negated,
-            } => {
-                let t = self.target(field)?;
-                let binds = values
-                    .iter()
-                    .map(|v| bind_of(t, field, v))
-                    .collect::<Result<Vec<_>>>()?;
-                let op = if *negated { " NOT IN (" } else { " IN (" };
-                self.value_condition(t, f, &|sql: &mut Sql, col: &str| {
-                    sql.push(col).push(op);
-                    for (i, b) in binds.iter().enumerate() {
-                        if i > 0 {
-                            sql.push(", ");
-                        }
-                        sql.bind(b.clone());
-                    }
-                    sql.push(")");
-                })?;
-            }
-            Expr::Range { field, low, high } => {
-                let t = self.target(field)?;
-                let (lo, hi) = (bind_of(t, field, low)?, bind_of(t, field, high)?);
-                self.value_condition(t, f, &|sql: &mut Sql, col: &str| {
-                    sql.push(col)
-                        .push(" BETWEEN ")
-                        .bind(lo.clone())
-                        .push(" AND ")
-                        .bind(hi.clone());
-                })?;
-            }
-            Expr::Glob { field, pattern } => {
-                let t = self.target(field)?;
-                if t.field_type() != FieldType::String {
-                    return Err(Error::bad(format!(
-                        "'~' matches string fields, and '{field}' is {}",
-                        t.field_type()
-                    )));
+            Expr::Compare { .. } | Expr::In { .. } | Expr::Range { .. } | Expr::Glob { .. } => {
+                if let Some((t, cond)) = self.condition(e)? {
+                    self.value_condition(t, f, &*cond)?;
                 }
-                // Only C-collated columns may be range-scanned by byte prefix.
-                let ranged = matches!(t, Target::Meta(_) | Target::Column("path" | "name", _));
-                let glob = Glob::parse(pattern);
-                self.value_condition(t, f, &|sql: &mut Sql, col: &str| {
-                    glob.write(sql, col, ranged)
-                })?;
             }
             Expr::Has { field } => self.has(field, f)?,
             Expr::Missing { field } => {
@@ -329,6 +343,81 @@ impl<'c> Compiler<'c> {
         Ok(())
     }
 
+    /// The field a comparison, IN list, range or glob tests, and its condition on that
+    /// field's value column (`None` for any other expression).
+    fn condition(&mut self, e: &Expr) -> Result<Option<(Target, Box<CondFn>)>> {
+        let cond: (Target, Box<CondFn>) = match e {
+            Expr::Compare { field, cmp, value } => {
+                let t = self.target(field)?;
+                let b = bind_of(t, field, value)?;
+                let op = cmp_sql(*cmp);
+                (
+                    t,
+                    Box::new(move |sql: &mut Sql, col: &str| {
+                        sql.push(col).push(op).bind(b.clone());
+                    }),
+                )
+            }
+            Expr::In {
+                field,
+                values,
+                negated,
+            } => {
+                let t = self.target(field)?;
+                let binds = values
+                    .iter()
+                    .map(|v| bind_of(t, field, v))
+                    .collect::<Result<Vec<_>>>()?;
+                let op = if *negated { " NOT IN (" } else { " IN (" };
+                (
+                    t,
+                    Box::new(move |sql: &mut Sql, col: &str| {
+                        sql.push(col).push(op);
+                        for (i, b) in binds.iter().enumerate() {
+                            if i > 0 {
+                                sql.push(", ");
+                            }
+                            sql.bind(b.clone());
+                        }
+                        sql.push(")");
+                    }),
+                )
+            }
+            Expr::Range { field, low, high } => {
+                let t = self.target(field)?;
+                let (lo, hi) = (bind_of(t, field, low)?, bind_of(t, field, high)?);
+                (
+                    t,
+                    Box::new(move |sql: &mut Sql, col: &str| {
+                        sql.push(col)
+                            .push(" BETWEEN ")
+                            .bind(lo.clone())
+                            .push(" AND ")
+                            .bind(hi.clone());
+                    }),
+                )
+            }
+            Expr::Glob { field, pattern } => {
+                let t = self.target(field)?;
+                if t.field_type() != FieldType::String {
+                    return Err(Error::bad(format!(
+                        "'~' matches string fields, and '{field}' is {}",
+                        t.field_type()
+                    )));
+                }
+                // Only C-collated columns may be range-scanned by byte prefix.
+                let ranged = matches!(t, Target::Meta(_) | Target::Column("path" | "name", _));
+                let glob = Glob::parse(pattern);
+                (
+                    t,
+                    Box::new(move |sql: &mut Sql, col: &str| glob.write(sql, col, ranged)),
+                )
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(cond))
+    }
+
     /// `cond` on the value of target `t` for the file `f`: on a column directly; on a
     /// metadata field, on the file's own value or else on the value its nearest directory
     /// holds.
@@ -341,8 +430,13 @@ impl<'c> Compiler<'c> {
             }
             Target::Meta(field) if self.probe && !field.on_dirs => {
                 let col = value_column(field.ty);
+                self.sql.push("EXISTS (SELECT 1 FROM file_meta m ");
+                if self.probe_by_value && !self.sql.is_pg() {
+                    // Each value column's index is named after it (the migrations).
+                    self.sql.push("INDEXED BY file_meta_").push(col).push(" ");
+                }
                 self.sql
-                    .push("EXISTS (SELECT 1 FROM file_meta m WHERE m.file_id = ")
+                    .push("WHERE m.file_id = ")
                     .push(f)
                     .push(".id AND m.field_id = ");
                 self.sql.bind(Bind::Int(field.id)).push(" AND ");
