@@ -22,6 +22,11 @@ pub struct RegisterArgs {
     /// Files per request (each batch is registered whole or not at all)
     #[arg(long, default_value_t = MAX_BATCH as u64, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH as u64))]
     batch_size: u64,
+    /// Continue an interrupted run: files already registered with the same size and
+    /// checksum are skipped (one extra lookup per batch); one registered with other
+    /// content stops the run
+    #[arg(long)]
+    resume: bool,
 }
 
 /// The entries of a manifest with their line numbers; blank and `#` lines are skipped.
@@ -84,6 +89,7 @@ pub async fn run(ctx: &Ctx, a: RegisterArgs) -> anyhow::Result<()> {
     let batch_size = a.batch_size as usize;
     let mut done = 0usize;
     let mut batches = 0usize;
+    let mut skipped = 0usize;
     let mut manifest = Manifest::open(&a.from)?.peekable();
     while manifest.peek().is_some() {
         let mut files: Vec<NewFile> = Vec::with_capacity(batch_size.min(total));
@@ -92,6 +98,16 @@ pub async fn run(ctx: &Ctx, a: RegisterArgs) -> anyhow::Result<()> {
             let (number, entry) = entry?;
             files.push(entry.into());
             lines.push(number);
+        }
+        if a.resume {
+            let before = files.len();
+            files = not_yet_registered(ctx, files, &lines, &a.from).await?;
+            skipped += before - files.len();
+            bar.inc((before - files.len()) as u64);
+            if files.is_empty() {
+                batches += 1;
+                continue;
+            }
         }
         let n = files.len();
         let req = RegisterRequest {
@@ -104,8 +120,13 @@ pub async fn run(ctx: &Ctx, a: RegisterArgs) -> anyhow::Result<()> {
                 lines.first().copied().unwrap_or(0),
                 lines.last().copied().unwrap_or(0),
             );
+            // With no answer, the batch may have been committed before the connection went.
+            let fate = match &e {
+                catalog_core::ClientError::Api(_) => "refused, nothing of it registered",
+                _ => "got no answer: it may or may not have been registered",
+            };
             let mut msg = format!(
-                "batch {} (manifest lines {first}-{last}) refused, nothing of it registered: {e}",
+                "batch {} (manifest lines {first}-{last}) {fate}: {e}",
                 batches + 1
             );
             if let catalog_core::ClientError::Api(p) = &e {
@@ -116,7 +137,12 @@ pub async fn run(ctx: &Ctx, a: RegisterArgs) -> anyhow::Result<()> {
                     ));
                 }
             }
-            msg.push_str(&format!("\n{done} file(s) in {batches} earlier batch(es) were registered; rerun with the remaining lines"));
+            msg.push_str(&format!(
+                "\n{} file(s) of the manifest's first {batches} batch(es), up to line {}, are registered; \
+                 run the same command with --resume to go on (files already there are skipped)",
+                done + skipped,
+                first.saturating_sub(1)
+            ));
             anyhow::bail!(msg);
         }
         done += n;
@@ -127,7 +153,7 @@ pub async fn run(ctx: &Ctx, a: RegisterArgs) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     if ctx.format == Format::Json {
         return output::json(
-            &serde_json::json!({ "registered": done, "batches": batches, "seconds": secs }),
+            &serde_json::json!({ "registered": done, "skipped": skipped, "batches": batches, "seconds": secs }),
         );
     }
     let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
@@ -135,5 +161,47 @@ pub async fn run(ctx: &Ctx, a: RegisterArgs) -> anyhow::Result<()> {
         "registered {done} file(s) from {} in {batches} batch(es), {secs:.1} s ({rate:.0} files/s)",
         a.from.display()
     );
+    if skipped > 0 {
+        println!("{skipped} already registered with the same size and checksum, skipped");
+    }
     Ok(())
+}
+
+/// The files of a batch not registered yet. A file already registered with the same size
+/// and checksums is dropped (a batch lands whole, with its replicas and metadata, so its
+/// files were registered by an earlier run); one registered with other content is an error
+/// naming its manifest line.
+async fn not_yet_registered(
+    ctx: &Ctx,
+    files: Vec<NewFile>,
+    lines: &[usize],
+    manifest: &Path,
+) -> anyhow::Result<Vec<NewFile>> {
+    let lfns: Vec<String> = files.iter().map(|f| f.lfn.clone()).collect();
+    let existing: std::collections::HashMap<String, catalog_core::api::FileInfo> = ctx
+        .client
+        .stat_existing(&lfns)
+        .await
+        .context("looking up which files of the batch are registered")?
+        .files
+        .into_iter()
+        .map(|f| (f.lfn.clone(), f))
+        .collect();
+    let mut left = Vec::with_capacity(files.len());
+    for (file, line) in files.into_iter().zip(lines) {
+        match existing.get(&file.lfn) {
+            None => left.push(file),
+            Some(there) => {
+                if let Some(diff) = there.sums().mismatch(&file.sums()) {
+                    anyhow::bail!(
+                        "{}:{line}: {} is already registered with another size or checksum \
+                         ({diff}); nothing of this batch was registered",
+                        manifest.display(),
+                        file.lfn,
+                    );
+                }
+            }
+        }
+    }
+    Ok(left)
 }

@@ -109,12 +109,7 @@ pub struct FileInfo {
 impl FileInfo {
     /// The size and checksums the catalogue holds for the file.
     pub fn sums(&self) -> Sums {
-        Sums {
-            size: self.size.max(0) as u64,
-            adler32: self.adler32.clone(),
-            md5: self.md5.clone(),
-            sha256: self.sha256.clone(),
-        }
+        Sums::described(self.size, &self.adler32, &self.md5, &self.sha256)
     }
 }
 
@@ -253,6 +248,11 @@ impl NewFile {
             parents: Vec::new(),
         }
     }
+
+    /// The size and checksums the file is described with.
+    pub fn sums(&self) -> Sums {
+        Sums::described(self.size, &self.adler32, &self.md5, &self.sha256)
+    }
 }
 
 impl From<ManifestLine> for NewFile {
@@ -361,12 +361,7 @@ pub struct UploadResponse {
 
 impl UploadResponse {
     pub fn sums(&self) -> Sums {
-        Sums {
-            size: self.size.max(0) as u64,
-            adler32: self.adler32.clone(),
-            md5: self.md5.clone(),
-            sha256: self.sha256.clone(),
-        }
+        Sums::described(self.size, &self.adler32, &self.md5, &self.sha256)
     }
 }
 

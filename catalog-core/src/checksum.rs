@@ -80,6 +80,22 @@ pub struct Sums {
 }
 
 impl Sums {
+    /// The sums a wire record gives (a catalogue entry, an upload's answer, a file about to
+    /// be registered): its size and checksums as the wire types carry them.
+    pub fn described(
+        size: i64,
+        adler32: &str,
+        md5: &Option<String>,
+        sha256: &Option<String>,
+    ) -> Sums {
+        Sums {
+            size: size.max(0) as u64,
+            adler32: adler32.to_owned(),
+            md5: md5.clone(),
+            sha256: sha256.clone(),
+        }
+    }
+
     /// How `self` (what was read) differs from `expected`, naming each difference; `None`
     /// when they agree. A checksum only one side has is not compared.
     pub fn mismatch(&self, expected: &Sums) -> Option<String> {

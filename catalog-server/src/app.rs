@@ -4,9 +4,11 @@ use actix_web::{middleware, web, App, HttpServer};
 use catalog_core::checksum::Algorithms;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::search::Search;
 use crate::{api, storage};
 
@@ -19,7 +21,15 @@ pub struct AppState {
     pub search: Search,
     /// Checksums computed on transfers besides adler32.
     pub checksums: Algorithms,
+    pub metrics: Arc<Metrics>,
 }
+
+/// How long a client may take to send a request's line and headers.
+pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long an idle kept-alive connection stays open.
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Open connections each worker thread accepts; beyond, new ones wait in the backlog.
+pub const MAX_CONNECTIONS_PER_WORKER: usize = 4096;
 
 /// Name of the storage element made in the data directory.
 pub const DEFAULT_SE: &str = "local";
@@ -41,6 +51,7 @@ pub fn open(config: &Config) -> anyhow::Result<AppState> {
         user: crate::namespace::LOCAL_USER.to_owned(),
         search,
         checksums: config.checksums,
+        metrics: Arc::default(),
     })
 }
 
@@ -91,10 +102,21 @@ pub async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
             .app_data(api::json_config())
             .app_data(api::query_config())
             .app_data(api::path_config())
-            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+            // The last wrapped runs first: the access log sees the request id set inside it.
+            .wrap(middleware::from_fn(crate::metrics::observe))
+            .wrap(middleware::Logger::new(
+                "%a \"%r\" %s %b %Dms id=%{x-request-id}o",
+            ))
             .configure(api::routes::configure)
     })
     .workers(workers)
+    // A client that sends its request head slowly, or idles on a kept-alive connection,
+    // is cut off instead of holding a connection; the number of connections is bounded.
+    // A slow body holds only its own connection: no thread or database connection is
+    // taken before the whole body is read.
+    .client_request_timeout(HEAD_TIMEOUT)
+    .keep_alive(KEEP_ALIVE)
+    .max_connections(MAX_CONNECTIONS_PER_WORKER)
     .shutdown_timeout(10)
     .bind(&config.bind)
     .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

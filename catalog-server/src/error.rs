@@ -100,7 +100,9 @@ impl Error {
             }
             Error::TooLarge(_) => Code::TooLarge,
             Error::Unavailable(_) | Error::Pool(_) => Code::Unavailable,
-            Error::Database(D::DatabaseError(K::ClosedConnection, _)) => Code::Unavailable,
+            Error::Database(D::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _)) => {
+                Code::Unavailable
+            }
             Error::Storage(_) => Code::Storage,
             Error::Internal(_) | Error::Database(_) => Code::Internal,
         }
@@ -108,7 +110,7 @@ impl Error {
 
     fn detail(&self) -> String {
         match (self.code(), self) {
-            (Code::Unavailable, Error::Pool(_)) => {
+            (Code::Unavailable, Error::Pool(_) | Error::Database(_)) => {
                 "the database is not reachable; try again shortly".to_owned()
             }
             (Code::Internal, _) => "internal server error".to_owned(),

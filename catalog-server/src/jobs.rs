@@ -1097,3 +1097,12 @@ pub fn run_schedules(conn: &mut DbConn, t: NaiveDateTime) -> Result<usize> {
     }
     Ok(added)
 }
+
+/// Subjobs of all jobs by state (the queue depth is the `waiting` count), for `/metrics`.
+pub fn subjobs_by_state(conn: &mut DbConn) -> Result<Vec<(String, i64)>> {
+    Ok(subjobs::table
+        .group_by(subjobs::state)
+        .select((subjobs::state, diesel::dsl::count_star()))
+        .order(subjobs::state)
+        .load::<(String, i64)>(conn)?)
+}

@@ -11,6 +11,7 @@ pub mod error;
 pub mod files;
 pub mod jobs;
 pub mod metadata;
+pub mod metrics;
 pub mod namespace;
 pub mod objects;
 pub mod provenance;

@@ -253,11 +253,7 @@ pub async fn attempt(
         outputs: outcome.outputs.clone(),
         log: log_file,
     };
-    let answer = if outcome.failure.is_none() {
-        client.finish(&req, true).await
-    } else {
-        client.finish(&req, false).await
-    };
+    let answer = finish_retrying(client, &req, outcome.failure.is_none()).await;
     if !keep {
         std::fs::remove_dir_all(&dir).ok();
         std::fs::remove_file(&log).ok();
@@ -277,6 +273,33 @@ pub async fn attempt(
                 lease.subjob,
                 lease.attempt
             )
+        }
+    }
+}
+
+/// `finish`, tried again for up to a minute while the server answers 503 (its database away
+/// or busy) or cannot be reached: nothing was recorded then, and giving up would leave the
+/// subjob leased, and its outputs removed, until the lease expires. Other errors (a refused
+/// lease, an answer lost in transit) are not retried.
+async fn finish_retrying(
+    client: &Client,
+    req: &FinishRequest,
+    success: bool,
+) -> Result<FinishResponse, catalog_core::ClientError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match client.finish(req, success).await {
+            Err(e)
+                if (e.status() == Some(503)
+                    || matches!(e, catalog_core::ClientError::Connect { .. }))
+                    && std::time::Instant::now() + wait < deadline =>
+            {
+                tracing::warn!(error = %e, "cannot report the attempt yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(8));
+            }
+            answer => return answer,
         }
     }
 }

@@ -71,6 +71,24 @@ impl TestServer {
 
     /// Starts a server with extra environment (e.g. `CATALOG_LEASE_SECONDS`).
     pub fn start_with_env(backend: Backend, env: &[(&str, &str)]) -> TestServer {
+        let pg_database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(postgres::Database::create()),
+        };
+        Self::launch(backend, env, pg_database)
+    }
+
+    /// Starts a server on PostgreSQL database `db` (for example on a [`postgres::Cluster`]
+    /// of the test's own).
+    pub fn start_on(db: postgres::Database) -> TestServer {
+        Self::launch(Backend::Postgres, &[], Some(db))
+    }
+
+    fn launch(
+        backend: Backend,
+        env: &[(&str, &str)],
+        pg_database: Option<postgres::Database>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let env: Vec<(String, String)> = env
             .iter()
@@ -81,10 +99,6 @@ impl TestServer {
             serde_json::to_string(&env).expect("env"),
         )
         .expect("env file");
-        let pg_database = match backend {
-            Backend::Postgres => Some(postgres::Database::create()),
-            Backend::Sqlite => None,
-        };
         let (child, url) = spawn_server(dir.path(), pg_database.as_ref().map(|d| d.url.as_str()));
         TestServer {
             backend,
@@ -113,6 +127,12 @@ impl TestServer {
             use nix::sys::signal::{kill, Signal};
             let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
         }
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash or a power cut would, and waits for it.
+    pub fn kill_server(&mut self) {
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
@@ -231,14 +251,30 @@ impl TestServer {
 
     /// One HTTP request to the server; returns the status and the body.
     pub fn http(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
+        let r = self.http_with(method, path, &[], body);
+        (r.status, r.body)
+    }
+
+    /// One HTTP request with extra header lines; the status, the response's headers and body.
+    pub fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> HttpAnswer {
         let addr = self.url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         let body = body.unwrap_or_default();
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).expect("write head");
@@ -251,9 +287,9 @@ impl TestServer {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .expect("status line");
-        let body = text
+        let (head, body) = text
             .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
+            .map(|(h, b)| (h.to_owned(), b.to_owned()))
             .unwrap_or_default();
         let body = if text
             .to_ascii_lowercase()
@@ -263,7 +299,7 @@ impl TestServer {
         } else {
             body
         };
-        (status, body)
+        HttpAnswer { status, head, body }
     }
 
     /// POSTs JSON and parses the JSON answer.
@@ -335,6 +371,23 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("server not healthy after {deadline:?}");
+    }
+}
+
+/// An HTTP answer: status, the status line and headers as sent, and the body.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
     }
 }
 

@@ -4,10 +4,14 @@ mod e2e {
     pub mod bad_input;
     pub mod bench_smoke;
     pub mod catalogue;
+    pub mod crash;
     pub mod datasets;
+    pub mod db_restart;
     pub mod finding;
     pub mod fixtures;
     pub mod jobs;
+    pub mod limits;
+    pub mod observability;
     pub mod remote_storage;
     pub mod scale;
     pub mod schemas;

@@ -92,6 +92,13 @@ impl Checker<'_> {
     fn expr(&mut self, e: &Expr) -> Result<(), CheckError> {
         match e {
             Expr::All => return Ok(()),
+            // The text form cannot say these; a query given as an AST can.
+            Expr::And { args } if args.is_empty() => {
+                return self.fail("'and' needs at least one condition".to_owned())
+            }
+            Expr::Or { args } if args.is_empty() => {
+                return self.fail("'or' needs at least one condition".to_owned())
+            }
             Expr::And { args } | Expr::Or { args } => {
                 return args.iter().try_for_each(|a| self.expr(a))
             }
@@ -106,6 +113,9 @@ impl Checker<'_> {
             }
             Expr::In { field, values, .. } => {
                 let ty = self.field(field)?;
+                if values.is_empty() {
+                    return self.fail(format!("'{field} in (...)' needs at least one value"));
+                }
                 values.iter().try_for_each(|v| self.literal(field, ty, v))?;
             }
             Expr::Range { field, low, high } => {

@@ -22,7 +22,7 @@ pub use ast::{
 pub use check::{check, fields, CheckError};
 pub use dirac::{from_dirac_terms, DiracTerm};
 pub use lexer::Pos;
-pub use parser::{parse, parse_located, MAX_NESTING};
+pub use parser::{parse, parse_located, MAX_NESTING, MAX_QUERY_BYTES};
 pub use print::quoted;
 
 /// A query that does not read, with where and what was expected.

@@ -9,6 +9,9 @@ use crate::meta::validate_field_shape;
 /// the stack.
 pub const MAX_NESTING: usize = 64;
 
+/// Longest query text accepted (a list of ten thousand run numbers fits).
+pub const MAX_QUERY_BYTES: usize = 256 * 1024;
+
 pub fn parse(text: &str) -> Result<Query, ParseError> {
     parse_located(text).map(|(q, _)| q)
 }
@@ -16,6 +19,13 @@ pub fn parse(text: &str) -> Result<Query, ParseError> {
 /// Parses, and gives the position of each condition and order key in the order
 /// [`super::check`] visits them, so that a type error can name its line and column.
 pub fn parse_located(text: &str) -> Result<(Query, Vec<Pos>), ParseError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(ParseError::new(
+            Pos { line: 1, column: 1 },
+            &format!("a query of at most {MAX_QUERY_BYTES} bytes"),
+            format!("{} bytes", text.len()),
+        ));
+    }
     let tokens = tokenize(text)?;
     let mut p = Parser {
         tokens,

@@ -125,6 +125,11 @@ fn errors_name_line_column_and_expectation() {
     let e = parse(&"(".repeat(200)).unwrap_err();
     assert!(e.expected.contains("nesting"), "{e}");
     assert!(parse("a = 99999999999999999999").is_err());
+    // Ten thousand run numbers fit; a query longer than the limit is refused by its size.
+    let runs: Vec<String> = (100_000..110_000).map(|r| r.to_string()).collect();
+    assert!(parse(&format!("run in ({})", runs.join(", "))).is_ok());
+    let e = parse(&format!("a = \"{}\"", "x".repeat(MAX_QUERY_BYTES))).unwrap_err();
+    assert!(e.expected.contains("at most 262144 bytes"), "{e}");
 }
 
 #[test]
@@ -323,4 +328,27 @@ fn type_errors_are_placed_at_their_condition() {
         fields(&parse("a = 1 or b = 2 order by a").unwrap()),
         vec!["a", "b"]
     );
+}
+
+/// The fuzzer's corpus (`fuzz/corpus/parse_query`: seeds, and every input a fuzzing run kept
+/// or crashed on) replayed in every test run: no panic, and what parses prints back to the
+/// same query.
+#[test]
+fn fuzz_corpus_replays() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/parse_query");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("the fuzz corpus is in the repository") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("corpus file");
+        n += 1;
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        if let Ok(q) = parse(text) {
+            let printed = q.to_string();
+            let again = parse(&printed)
+                .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}, which fails: {e}"));
+            assert_eq!(again, q, "{text:?} printed as {printed:?}");
+        }
+    }
+    assert!(n >= 80, "only {n} corpus files in {}", dir.display());
 }

@@ -35,6 +35,10 @@ pub async fn registered(state: &AppState, lfns: Vec<String>) {
     if lfns.is_empty() {
         return;
     }
+    state
+        .metrics
+        .files_registered
+        .fetch_add(lfns.len() as u64, std::sync::atomic::Ordering::Relaxed);
     state.search.changed(vec![Change::Lfns(lfns.clone())]);
     // Most catalogues have no watching job: then registration costs nothing more.
     if !matches!(state.db.read(crate::jobs::any_watching).await, Ok(true)) {

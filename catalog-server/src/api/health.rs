@@ -3,6 +3,7 @@ use catalog_core::api::Health;
 
 use crate::app::AppState;
 use crate::error::Result;
+use std::fmt::Write;
 
 /// Liveness and database reachability.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = catalog_core::api::Problem)))]
@@ -18,4 +19,47 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         checksums: state.checksums.names(),
     }))
+}
+
+/// Counters and gauges in Prometheus' text format: requests and their latency per route,
+/// files registered, database connections in use, subjobs by state. Answers while the
+/// database is away too, with `catalog_database_up 0`.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let subjobs = state.db.read(crate::jobs::subjobs_by_state).await;
+    let mut out = String::with_capacity(8192);
+    state.metrics.write_requests(&mut out);
+    out.push_str(
+        "# HELP catalog_db_connections Database connections by pool: open, idle and the pool's size.\n\
+         # TYPE catalog_db_connections gauge\n",
+    );
+    for (pool, s, max) in state.db.pools() {
+        let _ = write!(
+            out,
+            "catalog_db_connections{{pool=\"{pool}\",state=\"open\"}} {}\n\
+             catalog_db_connections{{pool=\"{pool}\",state=\"idle\"}} {}\n\
+             catalog_db_connections{{pool=\"{pool}\",state=\"max\"}} {max}\n",
+            s.connections, s.idle_connections
+        );
+    }
+    let _ = write!(
+        out,
+        "# HELP catalog_database_up Whether the database answered this scrape.\n\
+         # TYPE catalog_database_up gauge\n\
+         catalog_database_up {}\n",
+        u8::from(subjobs.is_ok())
+    );
+    if let Ok(subjobs) = subjobs {
+        out.push_str(
+            "# HELP catalog_subjobs Subjobs by state; waiting is the queue runners take from.\n\
+             # TYPE catalog_subjobs gauge\n",
+        );
+        for (s, n) in subjobs {
+            let _ = writeln!(out, "catalog_subjobs{{state=\"{s}\"}} {n}");
+        }
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(out)
 }

@@ -13,6 +13,7 @@ use super::{
     ),
     paths(
         health::healthz,
+        health::metrics,
         namespace::mkdir,
         namespace::rmdir,
         namespace::stat,
