@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
+scripts/deps.sh
 cargo build --release --locked --bins -q
 bin=$PWD/target/release
 work=$(mktemp -d)

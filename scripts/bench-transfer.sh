@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 n=${1:-1000}
 mb=${2:-1}
 jobs=${JOBS:-8}
+scripts/deps.sh
 cargo build --locked --release --bins -q
 scripts/s3-server.sh --install
 work=$(mktemp -d /tmp/catalog-transfer.XXXXXX)

@@ -27,6 +27,7 @@ if [ "$load" != 0 ] && ! command -v wrk >/dev/null; then
   echo "installing wrk (the HTTP load generator) from Debian's packages" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
 fi
+scripts/deps.sh
 cargo build --locked --release --bins -q
 
 for n in "${sizes[@]}"; do

@@ -4,5 +4,6 @@
 # Any argument is passed to catalog-server (see `target/release/catalog-server --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/deps.sh
 cargo build --release --locked --bins
 exec target/release/catalog-server "$@"

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The storage tests run a real S3 server (s3s-fs, built once into .tools/) and a real
 # WebDAV server (rclone, from Debian's packages).
+scripts/deps.sh
 scripts/s3-server.sh --install
 scripts/webdav-server.sh --install
 cargo build --locked --bins

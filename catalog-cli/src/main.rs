@@ -1,5 +1,6 @@
 //! `catalog`: the command line of the metadata file catalogue.
 
+mod access;
 mod datasets;
 mod find;
 mod metadata;
@@ -30,6 +31,8 @@ pub struct Cli {
         default_value = "http://127.0.0.1:8765"
     )]
     server: String,
+    #[command(flatten)]
+    credentials: catalog_core::credentials::CredentialArgs,
     /// Output format of read commands
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
     output: Format,
@@ -88,6 +91,14 @@ enum Command {
     /// JSON Schemas that the metadata of the files below a directory must satisfy
     #[command(subcommand)]
     Schema(schemas::SchemaCommand),
+    /// Who the server takes you for: user, groups, role
+    Whoami,
+    /// Change the mode bits of files or directories (owner or admin)
+    Chmod(access::ChmodArgs),
+    /// Change the owner (and group, with OWNER:GROUP) of files or directories
+    Chown(access::ChownArgs),
+    /// Change the group of files or directories (to one of yours, unless admin)
+    Chgrp(access::ChgrpArgs),
 }
 
 /// What every command gets: the server and how to print.
@@ -109,8 +120,15 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let client = match cli.credentials.client(&cli.server) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("catalog: {e}");
+            std::process::exit(1);
+        }
+    };
     let ctx = Ctx {
-        client: catalog_core::Client::new(&cli.server),
+        client,
         format: cli.output,
     };
     if let Err(e) = runtime.block_on(run(cli.command, &ctx)) {
@@ -122,6 +140,10 @@ fn main() {
 async fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
     match command {
         Command::Mkdir(a) => namespace::mkdir(ctx, a).await,
+        Command::Whoami => access::whoami(ctx).await,
+        Command::Chmod(a) => access::chmod(ctx, a).await,
+        Command::Chown(a) => access::chown(ctx, a).await,
+        Command::Chgrp(a) => access::chgrp(ctx, a).await,
         Command::Ls(a) => namespace::ls(ctx, a).await,
         Command::Stat(a) => namespace::stat(ctx, a).await,
         Command::Mv(a) => namespace::mv(ctx, a).await,

@@ -723,3 +723,40 @@ pub struct DuResponse {
     /// Replicas and their bytes per storage element, summed over the files below.
     pub storage: Vec<SeUsage>,
 }
+
+/// Changes the owner, group and/or mode of a file or directory (and, with `recursive`,
+/// of everything below a directory). Only the owner or an admin may.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsRequest {
+    pub path: String,
+    /// Mode bits, e.g. 488 (0o750); files keep only the `rw` bits.
+    #[serde(default)]
+    pub mode: Option<i32>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+/// What was changed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PermissionsResponse {
+    pub path: String,
+    /// Directories and files changed.
+    pub changed: u64,
+}
+
+/// Who the server takes the caller for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub admin: bool,
+    /// Authenticated with a runner token.
+    pub runner: bool,
+    /// The server's auth mode: open, token, x509 or token,x509.
+    pub auth: String,
+}

@@ -69,6 +69,44 @@ impl Client {
         }
     }
 
+    /// A client for `base` that proves who it is with `creds` (a bearer token and/or a
+    /// client certificate) and trusts `creds`' CA certificates besides the system's.
+    pub fn with_credentials(
+        base: &str,
+        creds: &crate::credentials::Credentials,
+    ) -> Result<Self, String> {
+        use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+        let mut b =
+            reqwest::Client::builder().user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION")));
+        if let Some(t) = &creds.token {
+            let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|_| "the token is not a valid header value".to_owned())?;
+            v.set_sensitive(true);
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, v);
+            b = b.default_headers(h);
+        }
+        if let Some((chain, key)) = &creds.identity {
+            let id = reqwest::Identity::from_pkcs8_pem(chain, key)
+                .map_err(|e| format!("cannot use the client certificate: {e}"))?;
+            b = b.identity(id);
+        }
+        for pem in &creds.ca_certs {
+            for c in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("unreadable CA certificate: {e}"))?
+            {
+                b = b.add_root_certificate(c);
+            }
+        }
+        let http = b
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base
     }
@@ -151,6 +189,19 @@ impl Client {
     }
 
     // ---- namespace ----
+
+    /// Who the server takes this client for.
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.get("/api/v1/whoami", &[]).await
+    }
+
+    /// chmod, chown, chgrp.
+    pub async fn set_permissions(
+        &self,
+        req: &PermissionsRequest,
+    ) -> Result<PermissionsResponse, ClientError> {
+        self.post("/api/v1/namespace/permissions", req).await
+    }
 
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<DirInfo, ClientError> {
         self.post(

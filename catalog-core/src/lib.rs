@@ -4,6 +4,7 @@
 pub mod api;
 pub mod checksum;
 pub mod client;
+pub mod credentials;
 pub mod cron;
 pub mod job;
 pub mod lfn;

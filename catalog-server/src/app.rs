@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::auth::audit::AuditLog;
+use crate::auth::tls::{self, Peer, PeerVerifier};
+use crate::auth::Modes;
 use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
@@ -16,8 +19,10 @@ use crate::{api, storage};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    /// Owner of what is created (auth is `open`: one local user).
-    pub user: String,
+    /// Which credentials are accepted (`open`: none, one local user).
+    pub auth: Modes,
+    /// Where writes are recorded (started with the server).
+    pub audit: Option<AuditLog>,
     pub search: Search,
     /// Checksums computed on transfers besides adler32.
     pub checksums: Algorithms,
@@ -48,15 +53,68 @@ pub fn open(config: &Config) -> anyhow::Result<AppState> {
     let search = Search::open(&config.data_dir.join("search"))?;
     Ok(AppState {
         db,
-        user: crate::namespace::LOCAL_USER.to_owned(),
+        auth: config.auth,
+        audit: None,
         search,
         checksums: config.checksums,
         metrics: Arc::default(),
     })
 }
 
+/// Whether every address `bind` resolves to is a loopback one.
+fn loopback_only(bind: &str) -> anyhow::Result<bool> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = bind
+        .to_socket_addrs()
+        .map_err(|e| anyhow::anyhow!("cannot resolve {bind}: {e}"))?
+        .collect();
+    Ok(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()))
+}
+
+/// Refuses set-ups that would expose the catalogue: `open` mode (everyone is the local
+/// admin) or bearer tokens over plain HTTP, on an address other machines can reach, unless
+/// the operator said `--insecure`.
+fn check_exposure(config: &Config, insecure: bool) -> anyhow::Result<()> {
+    if loopback_only(&config.bind)? {
+        return Ok(());
+    }
+    let risk = if config.auth.is_open() {
+        Some("auth is open: anyone who reaches it has every right")
+    } else if config.tls.is_none() {
+        Some("it would take credentials over plain HTTP (give --tls-cert and --tls-key)")
+    } else {
+        None
+    };
+    match (risk, insecure) {
+        (None, _) => Ok(()),
+        (Some(why), false) => anyhow::bail!(
+            "refusing to listen on {} because {why}; use a loopback address, set auth = token or x509 with TLS, or start with --insecure",
+            config.bind
+        ),
+        (Some(why), true) => {
+            tracing::warn!(bind = %config.bind, "--insecure: listening where others can reach it, although {why}");
+            Ok(())
+        }
+    }
+}
+
 /// Serves until SIGTERM or ctrl-c, then finishes the requests under way.
-pub async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
+pub async fn serve(config: Config, mut state: AppState, insecure: bool) -> anyhow::Result<()> {
+    check_exposure(&config, insecure)?;
+    let acceptor = match &config.tls {
+        Some(files) => Some(tls::acceptor(files, config.auth.x509)?),
+        None => None,
+    };
+    let verifier = match (&config.tls, config.auth.x509) {
+        (
+            Some(tls::TlsFiles {
+                ca_dir: Some(dir), ..
+            }),
+            true,
+        ) => Some(Arc::new(PeerVerifier::new(dir)?)),
+        _ => None,
+    };
+    state.audit = Some(AuditLog::start(state.db.clone()));
     state.search.start_indexer(state.db.clone());
     // A missing or stale index (a crash between a commit and its indexing, or a deleted
     // index directory) is rebuilt in the background; search answers meanwhile.
@@ -102,7 +160,9 @@ pub async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
             .app_data(api::json_config())
             .app_data(api::query_config())
             .app_data(api::path_config())
-            // The last wrapped runs first: the access log sees the request id set inside it.
+            // The last wrapped runs first: the access log sees the request id set inside it,
+            // the audit log the request id set by `observe`.
+            .wrap(middleware::from_fn(crate::auth::audit::record))
             .wrap(middleware::from_fn(crate::metrics::observe))
             .wrap(middleware::Logger::new(
                 "%a \"%r\" %s %b %Dms id=%{x-request-id}o",
@@ -118,13 +178,32 @@ pub async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
     .keep_alive(KEEP_ALIVE)
     .max_connections(MAX_CONNECTIONS_PER_WORKER)
     .shutdown_timeout(10)
-    .bind(&config.bind)
+    // Each TLS connection's client certificate is verified once, when it is accepted.
+    .on_connect(move |conn, ext| {
+        let Some(v) = &verifier else { return };
+        type Tls = actix_tls::accept::openssl::TlsStream<actix_web::rt::net::TcpStream>;
+        if let Some(stream) = conn.downcast_ref::<Tls>() {
+            let ssl = stream.ssl();
+            if let Some(leaf) = ssl.peer_certificate() {
+                ext.insert::<Peer>(v.verify(&leaf, ssl.peer_cert_chain()));
+            }
+        }
+    });
+    let server = match acceptor {
+        Some(a) => server.bind_openssl(&config.bind, a),
+        None => server.bind(&config.bind),
+    }
     .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let addrs: Vec<SocketAddr> = server.addrs();
     for a in &addrs {
-        tracing::info!(addr = %a, database = %config.database_url.redacted(), data_dir = %config.data_dir.display(), "listening");
+        tracing::info!(addr = %a, auth = config.auth.describe(), database = %config.database_url.redacted(), data_dir = %config.data_dir.display(), "listening");
         // On stdout, for people and for scripts that started the server on port 0.
-        println!("catalog-server listening on http://{a}");
+        println!("catalog-server listening on {scheme}://{a}");
     }
     server.run().await?;
     tracing::info!("stopped");

@@ -5,6 +5,8 @@ use clap::Args;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+use crate::auth::tls::TlsFiles;
+use crate::auth::Modes;
 use crate::db::DbUrl;
 
 pub const DEFAULT_DATA_DIR: &str = "catalog-data";
@@ -38,6 +40,20 @@ pub struct ConfigArgs {
         value_name = "md5,sha256"
     )]
     pub checksums: Option<String>,
+    /// Who may call: open (one local user with every right; loopback only), token, x509,
+    /// or token,x509 [default: open]
+    #[arg(long, env = "CATALOG_AUTH", global = true, value_name = "MODE")]
+    pub auth: Option<String>,
+    /// Serve HTTPS with this certificate (PEM, with its chain)
+    #[arg(long, env = "CATALOG_TLS_CERT", global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM)
+    #[arg(long, env = "CATALOG_TLS_KEY", global = true)]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates that client certificates are verified with, in the X509_CERT_DIR
+    /// layout (HASH.0 files) [default: X509_CERT_DIR, else /etc/grid-security/certificates]
+    #[arg(long, env = "CATALOG_CA_DIR", global = true)]
+    pub ca_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +64,10 @@ struct FileConfig {
     database_url: Option<String>,
     log_format: Option<String>,
     checksums: Option<Vec<String>>,
+    auth: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    ca_dir: Option<PathBuf>,
 }
 
 /// The merged configuration, read once in `main` and passed down.
@@ -58,6 +78,8 @@ pub struct Config {
     pub database_url: DbUrl,
     pub log_json: bool,
     pub checksums: Algorithms,
+    pub auth: Modes,
+    pub tls: Option<TlsFiles>,
 }
 
 impl std::fmt::Debug for Config {
@@ -68,6 +90,8 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.redacted())
             .field("log_json", &self.log_json)
             .field("checksums", &self.checksums)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -103,12 +127,51 @@ impl ConfigArgs {
             (None, None) => String::new(),
         };
         let checksums = Algorithms::parse(&checksums).map_err(anyhow::Error::msg)?;
+        let auth = Modes::parse(
+            self.auth
+                .as_deref()
+                .or(file.auth.as_deref())
+                .unwrap_or("open"),
+        )?;
+        let tls = match (
+            self.tls_cert.clone().or(file.tls_cert),
+            self.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => {
+                let ca_dir = self
+                    .ca_dir
+                    .clone()
+                    .or(file.ca_dir)
+                    .or_else(|| std::env::var_os("X509_CERT_DIR").map(PathBuf::from))
+                    .or_else(|| {
+                        Some(PathBuf::from("/etc/grid-security/certificates"))
+                            .filter(|p| p.is_dir())
+                    });
+                Some(TlsFiles { cert, key, ca_dir })
+            }
+            (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key"),
+            (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert"),
+            (None, None) => None,
+        };
+        if auth.x509 {
+            match &tls {
+                None => anyhow::bail!(
+                    "auth x509 needs TLS: give --tls-cert and --tls-key (and --ca-dir)"
+                ),
+                Some(TlsFiles { ca_dir: None, .. }) => anyhow::bail!(
+                    "auth x509 needs the CA directory client certificates are verified with: --ca-dir or X509_CERT_DIR"
+                ),
+                Some(_) => {}
+            }
+        }
         Ok(Config {
             data_dir,
             bind,
             database_url,
             log_json,
             checksums,
+            auth,
+            tls,
         })
     }
 }
@@ -131,6 +194,10 @@ mod tests {
             database_url: None,
             log_format: None,
             checksums: None,
+            auth: None,
+            tls_cert: None,
+            tls_key: None,
+            ca_dir: None,
         }
     }
 

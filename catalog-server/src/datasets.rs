@@ -173,7 +173,7 @@ pub fn create(conn: &mut DbConn, new: &NewDataset, owner: &str) -> Result<Datase
             ));
         }
         // Resolves every dataset, directory and storage element it names, now.
-        crate::query::count(conn, q)?;
+        crate::query::count(conn, &crate::auth::Caller::local(), q)?;
     }
     let meta = typed_metadata(conn, &new.metadata)?;
     let t = now();

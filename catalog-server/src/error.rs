@@ -21,6 +21,12 @@ pub enum Error {
         line: Option<u32>,
         column: Option<u32>,
     },
+    /// No credentials, or credentials that do not prove who the caller is.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// An authenticated caller without the right.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -43,6 +49,8 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     BadRequest,
+    Unauthorized,
+    Forbidden,
     NotFound,
     Conflict,
     TooLarge,
@@ -55,6 +63,8 @@ impl Code {
     fn status(self) -> StatusCode {
         match self {
             Code::BadRequest => StatusCode::BAD_REQUEST,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::Conflict => StatusCode::CONFLICT,
             Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -67,6 +77,8 @@ impl Code {
     fn urn(self) -> &'static str {
         match self {
             Code::BadRequest => "urn:catalog:bad-request",
+            Code::Unauthorized => "urn:catalog:unauthorized",
+            Code::Forbidden => "urn:catalog:forbidden",
             Code::NotFound => "urn:catalog:not-found",
             Code::Conflict => "urn:catalog:conflict",
             Code::TooLarge => "urn:catalog:too-large",
@@ -94,6 +106,8 @@ impl Error {
         use diesel::result::{DatabaseErrorKind as K, Error as D};
         match self {
             Error::BadRequest(_) | Error::Invalid { .. } | Error::Query { .. } => Code::BadRequest,
+            Error::Unauthorized(_) => Code::Unauthorized,
+            Error::Forbidden(_) => Code::Forbidden,
             Error::NotFound(_) | Error::Database(D::NotFound) => Code::NotFound,
             Error::Conflict(_) | Error::Database(D::DatabaseError(K::UniqueViolation, _)) => {
                 Code::Conflict

@@ -389,8 +389,9 @@ pub fn register(conn: &mut DbConn, req: &RegisterRequest, owner: &str) -> Result
         .zip(&guids)
         .map(|(f, guid)| {
             let (dir, name) = lfn::split(&f.lfn);
+            let dir = &dirs[dir];
             NewFileRow {
-                dir_id: dirs[dir].id,
+                dir_id: dir.id,
                 name,
                 path: &f.lfn,
                 guid: guid.clone(),
@@ -400,7 +401,8 @@ pub fn register(conn: &mut DbConn, req: &RegisterRequest, owner: &str) -> Result
                 sha256: f.sha256.as_deref(),
                 status: "ok",
                 owner,
-                grp: owner,
+                // A file belongs to its directory's group, as a new directory does.
+                grp: &dir.grp,
                 mode: FILE_MODE,
                 created,
                 modified: created,

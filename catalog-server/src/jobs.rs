@@ -103,7 +103,7 @@ fn input_query(conn: &mut DbConn, spec: &JobSpec) -> Result<Query> {
                 order: Vec::new(),
                 limit: None,
             };
-            crate::query::count(conn, &q)?;
+            crate::query::count(conn, &crate::auth::Caller::local(), &q)?;
             Ok(q)
         }
         _ => Err(Error::bad("input: give 'query' or 'dataset'")),
@@ -345,11 +345,16 @@ pub fn info(conn: &mut DbConn, id: i64) -> Result<JobInfo> {
     job_info(conn, row)
 }
 
-pub fn list(conn: &mut DbConn) -> Result<Vec<JobInfo>> {
-    let rows: Vec<JobRow> = jobs::table
+/// Every job (`owner`: only theirs).
+pub fn list(conn: &mut DbConn, owner: Option<&str>) -> Result<Vec<JobInfo>> {
+    let mut q = jobs::table
         .order(jobs::id.asc())
         .select(JobRow::as_select())
-        .load(conn)?;
+        .into_boxed();
+    if let Some(o) = owner {
+        q = q.filter(jobs::owner.eq(o.to_owned()));
+    }
+    let rows: Vec<JobRow> = q.load(conn)?;
     rows.into_iter().map(|r| job_info(conn, r)).collect()
 }
 
@@ -823,8 +828,9 @@ fn record_files(
 
 /// A successful attempt: its outputs and log are registered, with their parents, in this
 /// transaction. Idempotent per attempt; a stale attempt is refused.
-pub fn complete(conn: &mut DbConn, req: &FinishRequest, owner: &str) -> Result<FinishResponse> {
+pub fn complete(conn: &mut DbConn, req: &FinishRequest) -> Result<FinishResponse> {
     let (s, attempt, st, current) = attempt_of(conn, &req.lease)?;
+    let owner = &owner(conn, req.lease.job)?;
     if st != state::RUNNING && st != LOST {
         return finished_answer(conn, &s, attempt, st);
     }
@@ -867,8 +873,9 @@ pub fn complete(conn: &mut DbConn, req: &FinishRequest, owner: &str) -> Result<F
 
 /// A failed attempt: retried while attempts remain, else the subjob fails. The log is
 /// registered either way.
-pub fn fail(conn: &mut DbConn, req: &FinishRequest, owner: &str) -> Result<FinishResponse> {
+pub fn fail(conn: &mut DbConn, req: &FinishRequest) -> Result<FinishResponse> {
     let (s, attempt, st, current) = attempt_of(conn, &req.lease)?;
+    let owner = &owner(conn, req.lease.job)?;
     if st != state::RUNNING {
         return finished_answer(conn, &s, attempt, st);
     }
@@ -1105,4 +1112,46 @@ pub fn subjobs_by_state(conn: &mut DbConn) -> Result<Vec<(String, i64)>> {
         .select((subjobs::state, diesel::dsl::count_star()))
         .order(subjobs::state)
         .load::<(String, i64)>(conn)?)
+}
+
+/// Where a job will register files: the fixed directory part of each output, merge and
+/// log LFN template (what comes before the first placeholder).
+pub fn output_dirs(spec: &catalog_core::job::JobSpec) -> Vec<String> {
+    let mut templates: Vec<&str> = spec.outputs.iter().map(|o| o.lfn.as_str()).collect();
+    if let Some(m) = &spec.merge {
+        templates.push(&m.output.lfn);
+    }
+    if let Some(l) = &spec.logs {
+        templates.push(l);
+    }
+    let mut dirs: Vec<String> = templates
+        .into_iter()
+        .map(|t| {
+            let fixed = &t[..t.find('{').unwrap_or(t.len())];
+            // A file in the deepest directory the fixed part names.
+            match fixed.rfind('/') {
+                Some(i) => format!("{}/x", &fixed[..i]),
+                None => "/x".to_owned(),
+            }
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// Only a job's submitter (or an admin) sees and steers it.
+pub fn check_owner(conn: &mut DbConn, caller: &crate::auth::Caller, id: i64) -> Result<()> {
+    let owner = owner(conn, id)?;
+    crate::auth::Guard::new(caller).owns(&format!("job {id}"), &owner)
+}
+
+/// The submitter of job `id`: what its subjobs register is theirs.
+pub fn owner(conn: &mut DbConn, id: i64) -> Result<String> {
+    jobs::table
+        .find(id)
+        .select(jobs::owner)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("no such job: {id}")))
 }

@@ -1,8 +1,10 @@
 //! The catalogue server: namespace, files, replicas, typed metadata and provenance, kept in
 //! SQLite or PostgreSQL through one diesel code base and served over HTTP.
 
+pub mod admin;
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod datasets;
 pub mod db;

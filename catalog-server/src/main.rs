@@ -11,6 +11,10 @@ use catalog_server::{app, db};
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
+    /// Listen on a non-loopback address although auth is open, or tokens would cross plain
+    /// HTTP (logged as a warning)
+    #[arg(long)]
+    insecure: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -23,6 +27,9 @@ enum Command {
     Migrate,
     /// Rebuild the full-text search index from the database (stop the server first)
     Reindex,
+    /// Users, groups, tokens and the audit log (on the database; the server may be running)
+    #[command(subcommand)]
+    Admin(catalog_server::admin::AdminCommand),
 }
 
 fn main() {
@@ -72,9 +79,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin(cmd) => {
+            let db = db::Db::open(&config.database_url)?;
+            catalog_server::admin::run(&db, cmd)
+        }
         Command::Serve => {
             let state = app::open(&config)?;
-            actix_web::rt::System::new().block_on(app::serve(config, state))
+            actix_web::rt::System::new().block_on(app::serve(config, state, cli.insecure))
         }
     }
 }

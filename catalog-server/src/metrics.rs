@@ -114,6 +114,10 @@ fn escape(v: &str) -> String {
 /// The id of a request: the client's `x-request-id` when it is a sane one (up to 64
 /// letters, digits, `-`, `_`, `.`), so a client can follow its own ids through our logs;
 /// otherwise a fresh UUID.
+/// A request's id, in its extensions for the middlewares inside `observe` (the audit log).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
@@ -135,6 +139,7 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
+    actix_web::HttpMessage::extensions_mut(&req).insert(RequestId(id.clone()));
     let metrics = req
         .app_data::<actix_web::web::Data<crate::app::AppState>>()
         .map(|s| s.metrics.clone());

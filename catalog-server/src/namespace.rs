@@ -7,6 +7,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 
+use crate::auth::{access, Caller, Guard, Need};
 use crate::db::schema::{dir_closure, directories, files};
 use crate::db::{rows_per_statement, DbConn};
 use crate::error::{Error, Result};
@@ -100,7 +101,9 @@ fn insert_dir(conn: &mut DbConn, parent: &Dir, path: &str, owner: &str) -> Resul
         name,
         path,
         owner,
-        grp: owner,
+        // A new directory belongs to its parent's group, as with setgid directories: a
+        // collaboration's tree stays its group's.
+        grp: &parent.grp,
         mode: DIR_MODE,
         created: now(),
     };
@@ -254,12 +257,14 @@ pub const MAX_PAGE: usize = 10_000;
 /// each group in path order. The cursor is the kind and path of the last entry returned.
 pub fn list(
     conn: &mut DbConn,
+    caller: &Caller,
     path: &str,
     recursive: bool,
     cursor: Option<&str>,
     limit: Option<usize>,
 ) -> Result<Listing> {
     let dir = get_dir(conn, path)?;
+    Guard::new(caller).dir(conn, &dir, Need::Read)?;
     let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let (phase, after) = match cursor {
         None => ('d', String::new()),
@@ -331,11 +336,42 @@ pub fn list(
     } else {
         None
     };
+    // The cursor is past what was read; what lies below a directory the caller may not read
+    // is left out of the page.
+    if recursive && !caller.admin {
+        hide_unreadable(conn, caller, &dir, &mut entries)?;
+    }
     Ok(Listing {
         path: dir.path,
         entries,
         next_cursor,
     })
+}
+
+fn hide_unreadable(
+    conn: &mut DbConn,
+    caller: &Caller,
+    dir: &Dir,
+    entries: &mut Vec<Entry>,
+) -> Result<()> {
+    let (lower, upper) = subtree_bounds(&dir.path);
+    let mut q = directories::table
+        .select(Dir::as_select())
+        .filter(directories::path.gt(lower))
+        .into_boxed();
+    if let Some(u) = upper {
+        q = q.filter(directories::path.lt(u));
+    }
+    let hidden: Vec<String> = q
+        .load::<Dir>(conn)?
+        .into_iter()
+        .filter(|d| access::bits(caller, &d.owner, &d.grp, d.mode) & access::READ == 0)
+        .map(|d| format!("{}/", d.path))
+        .collect();
+    if !hidden.is_empty() {
+        entries.retain(|e| !hidden.iter().any(|h| e.path().starts_with(h.as_str())));
+    }
+    Ok(())
 }
 
 fn has_files(conn: &mut DbConn, dir: &Dir, recursive: bool) -> Result<bool> {
@@ -421,7 +457,7 @@ diesel::define_sql_function! {
 
 /// Moves a file or a directory (with everything below it). When `dst` is an existing
 /// directory, `src` moves into it.
-pub fn move_path(conn: &mut DbConn, src: &str, dst: &str) -> Result<Entry> {
+pub fn move_path(conn: &mut DbConn, caller: &Caller, src: &str, dst: &str) -> Result<Entry> {
     lfn::validate_file(src)?;
     lfn::validate_file(dst)?;
     let dst = match find_dir(conn, dst)? {
@@ -437,7 +473,10 @@ pub fn move_path(conn: &mut DbConn, src: &str, dst: &str) -> Result<Entry> {
     let (dst_parent_path, dst_name) = lfn::split(&dst);
     let dst_parent = find_dir(conn, dst_parent_path)?
         .ok_or_else(|| Error::not_found(format!("no such directory: {dst_parent_path}")))?;
+    let mut guard = Guard::new(caller);
+    guard.dir(conn, &dst_parent, Need::Write)?;
     if let Some(f) = crate::files::find(conn, src)? {
+        guard.files(conn, std::slice::from_ref(&f), Need::Write)?;
         diesel::update(files::table.find(f.id))
             .set((
                 files::dir_id.eq(dst_parent.id),
@@ -453,6 +492,7 @@ pub fn move_path(conn: &mut DbConn, src: &str, dst: &str) -> Result<Entry> {
     if dst.starts_with(&format!("{src}/")) {
         return Err(Error::bad(format!("cannot move {src} into itself ({dst})")));
     }
+    access::check_create(conn, caller, [src])?;
     move_dir(conn, &dir, &dst_parent, &dst)?;
     stat(conn, &dst)
 }

@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::auth::{Caller, Guard, Need};
 use crate::db::schema::file_parents;
 use crate::db::{rows_per_statement, DbConn};
 use crate::error::{Error, Result};
-use crate::files::{self, ItemErrors};
+use crate::files::{self, FileRow, ItemErrors};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -96,6 +97,7 @@ pub fn find_cycle(conn: &mut DbConn, children: &[i64]) -> Result<Option<i64>> {
 /// with its nearest distance; a constant number of statements whatever the count.
 pub fn lineage(
     conn: &mut DbConn,
+    caller: &Caller,
     lfns: &[String],
     direction: Direction,
     depth: Option<u32>,
@@ -107,6 +109,8 @@ pub fn lineage(
         )));
     }
     let rows = files::require(conn, lfns)?;
+    let mut guard = Guard::new(caller);
+    guard.files(conn, &rows, Need::Read)?;
     let ids: Vec<i64> = rows.iter().map(|f| f.id).collect();
     let steps = run_walk(conn, |seed| walk_sql(direction, seed), &ids, depth as i32)?;
     let related: Vec<i64> = steps
@@ -115,7 +119,17 @@ pub fn lineage(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let names = files::paths_by_ids(conn, &related)?;
+    // Relatives the caller may not read are left out.
+    let names: HashMap<i64, String> = if caller.admin {
+        files::paths_by_ids(conn, &related)?
+    } else {
+        let found = files::by_ids(conn, &related)?;
+        guard
+            .readable(conn, found, |f| f)?
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect()
+    };
     let mut by_origin: HashMap<i64, Vec<Relative>> = HashMap::new();
     for s in steps {
         if let Some(lfn) = names.get(&s.node) {
@@ -140,7 +154,7 @@ pub fn lineage(
 
 /// Adds parent links; links that exist already are kept as they are. A link to a missing
 /// file, to itself, or one that would make a cycle refuses the whole request.
-pub fn add_links(conn: &mut DbConn, links: &[ParentLinks]) -> Result<usize> {
+pub fn add_links(conn: &mut DbConn, caller: &Caller, links: &[ParentLinks]) -> Result<usize> {
     let total: usize = links.iter().map(|l| l.parents.len()).sum();
     if total > MAX_BATCH {
         return Err(Error::TooLarge(format!(
@@ -155,6 +169,21 @@ pub fn add_links(conn: &mut DbConn, links: &[ParentLinks]) -> Result<usize> {
         names.extend(l.parents.iter().cloned());
     }
     let names: Vec<String> = names.into_iter().collect();
+    if !caller.admin {
+        // Linking changes the child (w) and reveals the parent (r).
+        let rows = files::by_paths(conn, &names)?;
+        let children: Vec<FileRow> = links
+            .iter()
+            .filter_map(|l| rows.get(&l.child).cloned())
+            .collect();
+        let parents: Vec<FileRow> = links
+            .iter()
+            .flat_map(|l| l.parents.iter().filter_map(|p| rows.get(p).cloned()))
+            .collect();
+        let mut guard = Guard::new(caller);
+        guard.files(conn, &children, Need::Write)?;
+        guard.files(conn, &parents, Need::Read)?;
+    }
     let ids = files::ids_by_paths(conn, &names)?;
     let mut errors = ItemErrors::default();
     let mut wanted: BTreeSet<(i64, i64)> = BTreeSet::new();

@@ -296,7 +296,12 @@ impl Search {
     }
 
     /// Ranked hits for `req.text`, optionally only files that match the query `req.where`.
-    pub fn search(&self, conn: &mut DbConn, req: &SearchRequest) -> Result<SearchResponse> {
+    pub fn search(
+        &self,
+        conn: &mut DbConn,
+        caller: &crate::auth::Caller,
+        req: &SearchRequest,
+    ) -> Result<SearchResponse> {
         let limit = req.limit.unwrap_or(20);
         if limit == 0 || limit > MAX_HITS {
             return Err(Error::bad(format!(
@@ -348,7 +353,10 @@ impl Search {
             Some(q) => Some(filtered(conn, q, &ids)?),
             None => None,
         };
-        let rows: HashMap<i64, FileRow> = crate::files::by_ids(conn, &ids)?
+        // Files the caller may not read are not hits.
+        let found = crate::files::by_ids(conn, &ids)?;
+        let rows: HashMap<i64, FileRow> = crate::auth::Guard::new(caller)
+            .readable(conn, found, |r| r)?
             .into_iter()
             .map(|r| (r.id, r))
             .collect();

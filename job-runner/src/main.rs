@@ -1,5 +1,4 @@
 use anyhow::Context;
-use catalog_core::Client;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use job_runner::runner::{self, RunnerConfig};
@@ -22,6 +21,10 @@ struct Cli {
         default_value = "http://127.0.0.1:8765"
     )]
     server: String,
+    // A user's credentials submit and steer jobs; `work` needs a runner token
+    // (`catalog-server admin token create USER --runner`) or an admin's.
+    #[command(flatten)]
+    credentials: catalog_core::credentials::CredentialArgs,
     /// Print JSON instead of tables
     #[arg(long, global = true)]
     json: bool,
@@ -150,7 +153,10 @@ fn stop_signal() -> CancellationToken {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::new(&cli.server);
+    let client = cli
+        .credentials
+        .client(&cli.server)
+        .map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Submit { spec } => {
             let req = submit::read(&spec)?;

@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: start the real `catalog-server` on a fresh database
 //! (SQLite file, or a new PostgreSQL database), run the real `catalog` CLI against it.
 
+pub mod pki;
 pub mod postgres;
 pub mod storage_servers;
 
@@ -62,6 +63,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     child: Child,
     pg_database: Option<postgres::Database>,
+    /// For an https server: the CA file its certificate is checked with.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl TestServer {
@@ -106,7 +109,69 @@ impl TestServer {
             dir,
             child,
             pg_database,
+            tls_ca: None,
         }
+    }
+
+    /// Starts a server over TLS with `auth` (token, x509 or token,x509), its certificate
+    /// and CA directory from `pki`.
+    pub fn start_secure(backend: Backend, pki: &pki::Pki, auth: &str) -> TestServer {
+        let cert = pki.server_cert.display().to_string();
+        let key = pki.server_key.display().to_string();
+        let ca = pki.ca_dir.display().to_string();
+        let mut s = Self::start_with_env(
+            backend,
+            &[
+                ("CATALOG_AUTH", auth),
+                ("CATALOG_TLS_CERT", &cert),
+                ("CATALOG_TLS_KEY", &key),
+                ("CATALOG_CA_DIR", &ca),
+            ],
+        );
+        let ca_file = pki.path("ca.pem");
+        std::fs::write(&ca_file, pki.ca.cert.to_pem().expect("pem")).expect("ca file");
+        s.tls_ca = Some(ca_file);
+        s
+    }
+
+    /// Runs `catalog-server admin ARGS...` on this server's database; its stdout.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let mut all = vec!["admin"];
+        all.extend_from_slice(args);
+        let out = self.server_command(&all);
+        assert!(
+            out.status.success(),
+            "catalog-server admin {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    /// The text values of a one-column query, run on the server's database directly.
+    pub fn sql_strings(&self, sql: &str) -> Vec<String> {
+        use diesel::{Connection, QueryableByName, RunQueryDsl};
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let q = diesel::sql_query(sql);
+        let rows: Vec<Row> = match &self.pg_database {
+            Some(db) => {
+                let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
+                q.load(&mut c).expect("query")
+            }
+            None => {
+                let path = self.dir.path().join("data").join("catalog.db");
+                let mut c =
+                    diesel::SqliteConnection::establish(&path.display().to_string()).expect("open");
+                q.load(&mut c).expect("query")
+            }
+        };
+        rows.into_iter().map(|r| r.v).collect()
     }
 
     /// The options that point `catalog-server` at this server's data and database.
@@ -176,6 +241,23 @@ impl TestServer {
             .env("CATALOG_URL", &self.url)
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
+        // Only the credentials a test gives: none from the machine running the tests.
+        for var in [
+            "CATALOG_TOKEN",
+            "X509_USER_PROXY",
+            "X509_USER_CERT",
+            "X509_USER_KEY",
+            "X509_CERT_DIR",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"));
+        if let Some(ca) = &self.tls_ca {
+            cmd.env(
+                "X509_CERT_DIR",
+                ca.parent().expect("ca dir").join("certificates"),
+            );
+        }
         cmd
     }
 
@@ -263,11 +345,24 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> HttpAnswer {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
+        let addr = self
+            .url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://");
+        let tcp = TcpStream::connect(addr).expect("connect");
+        tcp.set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
+        let mut stream: Box<dyn ReadWrite> = match &self.tls_ca {
+            None => Box::new(tcp),
+            Some(ca) => {
+                let mut b =
+                    openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls_client())
+                        .expect("tls");
+                b.set_ca_file(ca).expect("ca file");
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                Box::new(b.build().connect(host, tcp).expect("TLS handshake"))
+            }
+        };
         let body = body.unwrap_or_default();
         let extra: String = headers
             .iter()
@@ -485,6 +580,9 @@ impl Drop for TestServer {
         self.pg_database.take();
     }
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 fn dechunk(body: &str) -> String {
     let mut out = String::new();

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server and CLI binaries, on SQLite and on PostgreSQL.
 
 mod e2e {
+    pub mod auth;
     pub mod bad_input;
     pub mod bench_smoke;
     pub mod catalogue;

@@ -4,6 +4,7 @@ use catalog_core::api::{
 };
 
 use crate::app::AppState;
+use crate::auth::{Caller, Guard, Need};
 use crate::datasets;
 use crate::db::DbConn;
 use crate::error::Result;
@@ -15,23 +16,42 @@ use crate::search::Change;
 #[post("/datasets")]
 pub async fn create(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<NewDataset>,
 ) -> Result<web::Json<DatasetInfo>> {
-    let user = state.user.clone();
     let name = req.name.clone();
-    Ok(web::Json(
-        write_dataset(&state, name, move |c, _| datasets::create(c, &req, &user)).await?,
-    ))
+    let create = move |c: &mut DbConn, _: &str| datasets::create(c, &req, &caller.name);
+    Ok(web::Json(write_dataset(&state, None, name, create).await?))
 }
 
-/// Runs a change to dataset `name`, then tells the search index about it.
-async fn write_dataset<R, F>(state: &AppState, name: String, f: F) -> Result<R>
+/// Only a dataset's owner (or an admin) changes it.
+fn owns(c: &mut DbConn, caller: &Caller, name: &str) -> Result<()> {
+    let owner = datasets::show(c, name)?.owner;
+    Guard::new(caller).owns(&format!("dataset {name}"), &owner)
+}
+
+/// Runs a change to dataset `name` (once `owner`, when given, is found to own it), then
+/// tells the search index about it.
+async fn write_dataset<R, F>(
+    state: &AppState,
+    owner: Option<Caller>,
+    name: String,
+    f: F,
+) -> Result<R>
 where
     R: Send + 'static,
     F: FnOnce(&mut DbConn, &str) -> Result<R> + Send + 'static,
 {
     let n = name.clone();
-    let r = state.db.write(move |c| f(c, &n)).await?;
+    let r = state
+        .db
+        .write(move |c| {
+            if let Some(caller) = &owner {
+                owns(c, caller, &n)?;
+            }
+            f(c, &n)
+        })
+        .await?;
     state.search.changed(vec![Change::Dataset(name)]);
     Ok(r)
 }
@@ -39,7 +59,10 @@ where
 /// Every dataset (without counts).
 #[utoipa::path(get, path = "/api/v1/datasets", responses((status = 200, body = DatasetsResponse)))]
 #[get("/datasets")]
-pub async fn list(state: web::Data<AppState>) -> Result<web::Json<DatasetsResponse>> {
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> Result<web::Json<DatasetsResponse>> {
     Ok(web::Json(DatasetsResponse {
         datasets: state.db.read(datasets::list).await?,
     }))
@@ -50,6 +73,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<web::Json<DatasetsRespon
 #[get("/datasets/{name}")]
 pub async fn show(
     state: web::Data<AppState>,
+    _caller: Caller,
     name: web::Path<String>,
 ) -> Result<web::Json<DatasetInfo>> {
     Ok(web::Json(
@@ -63,10 +87,11 @@ pub async fn show(
 #[post("/datasets/{name}/add")]
 pub async fn add(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
     req: web::Json<LfnsRequest>,
 ) -> Result<web::Json<DatasetChange>> {
-    change(state, name.into_inner(), req.into_inner(), true).await
+    change(state, caller, name.into_inner(), req.into_inner(), true).await
 }
 
 /// Remove files from a frozen dataset.
@@ -75,14 +100,16 @@ pub async fn add(
 #[post("/datasets/{name}/remove")]
 pub async fn remove(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
     req: web::Json<LfnsRequest>,
 ) -> Result<web::Json<DatasetChange>> {
-    change(state, name.into_inner(), req.into_inner(), false).await
+    change(state, caller, name.into_inner(), req.into_inner(), false).await
 }
 
 async fn change(
     state: web::Data<AppState>,
+    caller: Caller,
     name: String,
     req: LfnsRequest,
     adding: bool,
@@ -90,6 +117,11 @@ async fn change(
     let resp = state
         .db
         .write(move |c| {
+            owns(c, &caller, &name)?;
+            if adding && !caller.admin {
+                let rows = crate::files::require(c, &req.lfns)?;
+                Guard::new(&caller).files(c, &rows, Need::Read)?;
+            }
             let changed = if adding {
                 datasets::add_files(c, &name, &req.lfns)?
             } else {
@@ -109,10 +141,11 @@ async fn change(
 #[post("/datasets/{name}/freeze")]
 pub async fn freeze(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
 ) -> Result<web::Json<DatasetInfo>> {
     Ok(web::Json(
-        write_dataset(&state, name.into_inner(), datasets::freeze).await?,
+        write_dataset(&state, Some(caller), name.into_inner(), datasets::freeze).await?,
     ))
 }
 
@@ -122,12 +155,13 @@ pub async fn freeze(
 #[post("/datasets/{name}/metadata")]
 pub async fn set_metadata(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
     req: web::Json<DatasetMetadataRequest>,
 ) -> Result<web::Json<DatasetInfo>> {
     let write = move |c: &mut DbConn, n: &str| datasets::set_metadata(c, n, &req.metadata);
     Ok(web::Json(
-        write_dataset(&state, name.into_inner(), write).await?,
+        write_dataset(&state, Some(caller), name.into_inner(), write).await?,
     ))
 }
 
@@ -136,8 +170,9 @@ pub async fn set_metadata(
 #[delete("/datasets/{name}")]
 pub async fn remove_dataset(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
 ) -> Result<HttpResponse> {
-    write_dataset(&state, name.into_inner(), datasets::delete).await?;
+    write_dataset(&state, Some(caller), name.into_inner(), datasets::delete).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,6 +6,7 @@ use catalog_core::api::{
 };
 
 use crate::app::AppState;
+use crate::auth::{access, Caller, Guard, Need};
 use crate::error::Result;
 use crate::provenance::{self, Direction};
 use crate::search::Change;
@@ -17,12 +18,15 @@ use crate::{deletion, files, metadata, replicas};
 #[post("/files")]
 pub async fn register(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<RegisterRequest>,
 ) -> Result<web::Json<RegisterResponse>> {
-    let user = state.user.clone();
     let resp = state
         .db
-        .write(move |c| files::register(c, &req, &user))
+        .write(move |c| {
+            access::check_create(c, &caller, req.files.iter().map(|f| f.lfn.as_str()))?;
+            files::register(c, &req, &caller.name)
+        })
         .await?;
     state.db.grew(resp.items.len() as u64);
     registered(&state, resp.items.iter().map(|i| i.lfn.clone()).collect()).await;
@@ -70,10 +74,11 @@ pub struct StatQuery {
 #[post("/files/stat")]
 pub async fn stat(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<LfnsRequest>,
     query: web::Query<StatQuery>,
 ) -> Result<web::Json<StatResponse>> {
-    let rows = match query.missing.as_deref() {
+    let rows: Vec<files::FileRow> = match query.missing.as_deref() {
         None | Some("error") => state.db.read(move |c| files::require(c, &req.lfns)).await?,
         Some("ignore") => {
             let mut found = state
@@ -90,6 +95,7 @@ pub async fn stat(
             )))
         }
     };
+    let rows = readable(&state, caller, rows, Need::Read).await?;
     Ok(web::Json(StatResponse {
         files: rows.iter().map(files::FileRow::info).collect(),
     }))
@@ -100,9 +106,11 @@ pub async fn stat(
 #[post("/files/delete")]
 pub async fn delete(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<LfnsRequest>,
 ) -> Result<web::Json<DeleteResponse>> {
     let rows = state.db.read(move |c| files::require(c, &req.lfns)).await?;
+    let rows = readable(&state, caller, rows, Need::Write).await?;
     let ids = rows.iter().map(|f| f.id).collect();
     let resp = deletion::remove_files(&state.db, rows).await;
     state.search.changed(vec![Change::Files(ids)]);
@@ -114,12 +122,17 @@ pub async fn delete(
 #[post("/files/replicas")]
 pub async fn file_replicas(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<LfnsRequest>,
 ) -> Result<web::Json<ReplicasResponse>> {
     Ok(web::Json(ReplicasResponse {
         files: state
             .db
-            .read(move |c| replicas::of_lfns(c, &req.lfns))
+            .read(move |c| {
+                let rows = files::require(c, &req.lfns)?;
+                Guard::new(&caller).files(c, &rows, Need::Read)?;
+                replicas::of_lfns(c, &req.lfns)
+            })
             .await?,
     }))
 }
@@ -129,12 +142,14 @@ pub async fn file_replicas(
 #[post("/files/metadata")]
 pub async fn file_metadata(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<LfnsRequest>,
 ) -> Result<web::Json<MetadataResponse>> {
     let files = state
         .db
         .read(move |c| {
             let rows = files::require(c, &req.lfns)?;
+            Guard::new(&caller).files(c, &rows, Need::Read)?;
             metadata::effective(c, &rows)
         })
         .await?;
@@ -146,11 +161,12 @@ pub async fn file_metadata(
 #[post("/files/ancestors")]
 pub async fn ancestors(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<LineageRequest>,
 ) -> Result<web::Json<LineageResponse>> {
     let files = state
         .db
-        .read(move |c| provenance::lineage(c, &req.lfns, Direction::Ancestors, req.depth))
+        .read(move |c| provenance::lineage(c, &caller, &req.lfns, Direction::Ancestors, req.depth))
         .await?;
     Ok(web::Json(LineageResponse { files }))
 }
@@ -160,11 +176,14 @@ pub async fn ancestors(
 #[post("/files/descendants")]
 pub async fn descendants(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<LineageRequest>,
 ) -> Result<web::Json<LineageResponse>> {
     let files = state
         .db
-        .read(move |c| provenance::lineage(c, &req.lfns, Direction::Descendants, req.depth))
+        .read(move |c| {
+            provenance::lineage(c, &caller, &req.lfns, Direction::Descendants, req.depth)
+        })
         .await?;
     Ok(web::Json(LineageResponse { files }))
 }
@@ -174,12 +193,32 @@ pub async fn descendants(
 #[post("/files/parents")]
 pub async fn add_parents(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<AddParentsRequest>,
 ) -> Result<web::Json<AddParentsResponse>> {
     let added = state
         .db
-        .write(move |c| provenance::add_links(c, &req.links))
+        .write(move |c| provenance::add_links(c, &caller, &req.links))
         .await?;
     state.db.grew(added as u64);
     Ok(web::Json(AddParentsResponse { added }))
+}
+
+/// `rows` once the caller is checked for `need` on each (all or nothing).
+async fn readable(
+    state: &AppState,
+    caller: Caller,
+    rows: Vec<files::FileRow>,
+    need: Need,
+) -> Result<Vec<files::FileRow>> {
+    if caller.admin {
+        return Ok(rows);
+    }
+    state
+        .db
+        .read(move |c| {
+            Guard::new(&caller).files(c, &rows, need)?;
+            Ok(rows)
+        })
+        .await
 }

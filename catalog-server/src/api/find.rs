@@ -2,6 +2,7 @@ use actix_web::{post, web};
 use catalog_core::api::{CountResponse, ExplainResponse, FindRequest, FindResponse, LfnPage};
 
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::error::Result;
 use crate::query;
@@ -10,14 +11,15 @@ use catalog_core::query::Query;
 /// Reads and checks the request's query, then runs `op` on it, on a read connection.
 async fn on_query<R: Send + 'static>(
     state: &AppState,
+    caller: Caller,
     req: FindRequest,
-    op: fn(&mut DbConn, &FindRequest, &Query) -> Result<R>,
+    op: fn(&mut DbConn, &Caller, &FindRequest, &Query) -> Result<R>,
 ) -> Result<R> {
     state
         .db
         .read(move |c| {
             let q = query::read_request(c, &req)?;
-            op(c, &req, &q)
+            op(c, &caller, &req, &q)
         })
         .await
 }
@@ -28,12 +30,15 @@ async fn on_query<R: Send + 'static>(
 #[post("/find")]
 pub async fn find(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<FindRequest>,
 ) -> Result<web::Json<FindResponse>> {
-    let find = |c: &mut DbConn, r: &FindRequest, q: &Query| {
-        query::find(c, q, r.cursor.as_deref(), r.page_size)
+    let find = |c: &mut DbConn, v: &Caller, r: &FindRequest, q: &Query| {
+        query::find(c, v, q, r.cursor.as_deref(), r.page_size)
     };
-    Ok(web::Json(on_query(&state, req.into_inner(), find).await?))
+    Ok(web::Json(
+        on_query(&state, caller, req.into_inner(), find).await?,
+    ))
 }
 
 /// The LFNs of the files matching a query, a page at a time, in the same order and with the
@@ -43,12 +48,15 @@ pub async fn find(
 #[post("/find/lfns")]
 pub async fn lfns(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<FindRequest>,
 ) -> Result<web::Json<LfnPage>> {
-    let page = |c: &mut DbConn, r: &FindRequest, q: &Query| {
-        query::find_lfns(c, q, r.cursor.as_deref(), r.page_size)
+    let page = |c: &mut DbConn, v: &Caller, r: &FindRequest, q: &Query| {
+        query::find_lfns(c, v, q, r.cursor.as_deref(), r.page_size)
     };
-    Ok(web::Json(on_query(&state, req.into_inner(), page).await?))
+    Ok(web::Json(
+        on_query(&state, caller, req.into_inner(), page).await?,
+    ))
 }
 
 /// How many files match a query, and their total size.
@@ -57,10 +65,14 @@ pub async fn lfns(
 #[post("/find/count")]
 pub async fn count(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<FindRequest>,
 ) -> Result<web::Json<CountResponse>> {
     Ok(web::Json(
-        on_query(&state, req.into_inner(), |c, _, q| query::count(c, q)).await?,
+        on_query(&state, caller, req.into_inner(), |c, v, _, q| {
+            query::count(c, v, q)
+        })
+        .await?,
     ))
 }
 
@@ -70,9 +82,13 @@ pub async fn count(
 #[post("/find/explain")]
 pub async fn explain(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<FindRequest>,
 ) -> Result<web::Json<ExplainResponse>> {
     Ok(web::Json(
-        on_query(&state, req.into_inner(), |c, _, q| query::explain(c, q)).await?,
+        on_query(&state, caller, req.into_inner(), |c, v, _, q| {
+            query::explain(c, v, q)
+        })
+        .await?,
     ))
 }

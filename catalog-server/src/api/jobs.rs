@@ -7,6 +7,8 @@ use serde::Deserialize;
 
 use super::files::registered;
 use crate::app::AppState;
+use crate::auth::{access, Caller, RunnerCaller};
+use crate::db::DbConn;
 use crate::error::{Code, Result};
 use crate::jobs;
 
@@ -16,13 +18,19 @@ use crate::jobs;
 #[post("/jobs")]
 pub async fn submit(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<SubmitRequest>,
 ) -> Result<web::Json<JobInfo>> {
-    let user = state.user.clone();
     Ok(web::Json(
         state
             .db
-            .write(move |c| jobs::submit(c, &req, &user))
+            .write(move |c| {
+                // Checked now, not after hours of computing: the submitter may write where
+                // the outputs go.
+                let dirs = jobs::output_dirs(&req.spec);
+                access::check_create(c, &caller, dirs.iter().map(String::as_str))?;
+                jobs::submit(c, &req, &caller.name)
+            })
             .await?,
     ))
 }
@@ -30,9 +38,13 @@ pub async fn submit(
 /// Every job, with its subjob counts.
 #[utoipa::path(get, path = "/api/v1/jobs", responses((status = 200, body = JobsResponse)))]
 #[get("/jobs")]
-pub async fn list(state: web::Data<AppState>) -> Result<web::Json<JobsResponse>> {
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<JobsResponse>> {
+    let owner = (!caller.admin).then_some(caller.name);
     Ok(web::Json(JobsResponse {
-        jobs: state.db.read(jobs::list).await?,
+        jobs: state
+            .db
+            .read(move |c| jobs::list(c, owner.as_deref()))
+            .await?,
     }))
 }
 
@@ -41,26 +53,40 @@ pub async fn list(state: web::Data<AppState>) -> Result<web::Json<JobsResponse>>
 #[get("/jobs/{id}")]
 pub async fn status(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<web::Json<JobStatus>> {
+    let id = id.into_inner();
     Ok(web::Json(
-        state.db.read(move |c| jobs::status(c, *id)).await?,
+        own_job(&state, caller, id, false, move |c| jobs::status(c, id)).await?,
     ))
 }
 
 /// A job's state and subjob counts, without the subjobs (cheap to poll).
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/info", responses((status = 200, body = JobInfo), (status = 404)))]
 #[get("/jobs/{id}/info")]
-pub async fn info(state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<JobInfo>> {
-    Ok(web::Json(state.db.read(move |c| jobs::info(c, *id)).await?))
+pub async fn info(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<web::Json<JobInfo>> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        own_job(&state, caller, id, false, move |c| jobs::info(c, id)).await?,
+    ))
 }
 
 /// Kill a job: its unfinished subjobs stop.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/kill", responses((status = 200, body = JobInfo), (status = 404), (status = 409)))]
 #[post("/jobs/{id}/kill")]
-pub async fn kill(state: web::Data<AppState>, id: web::Path<i64>) -> Result<web::Json<JobInfo>> {
+pub async fn kill(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<web::Json<JobInfo>> {
+    let id = id.into_inner();
     Ok(web::Json(
-        state.db.write(move |c| jobs::kill(c, *id)).await?,
+        own_job(&state, caller, id, true, move |c| jobs::kill(c, id)).await?,
     ))
 }
 
@@ -78,15 +104,13 @@ pub struct ResubmitRequest {
 #[post("/jobs/{id}/resubmit")]
 pub async fn resubmit(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
     req: web::Json<ResubmitRequest>,
 ) -> Result<web::Json<JobInfo>> {
-    Ok(web::Json(
-        state
-            .db
-            .write(move |c| jobs::resubmit(c, *id, req.failed_only))
-            .await?,
-    ))
+    let id = id.into_inner();
+    let again = move |c: &mut DbConn| jobs::resubmit(c, id, req.failed_only);
+    Ok(web::Json(own_job(&state, caller, id, true, again).await?))
 }
 
 /// A runner asks for subjobs that fit its free capacity; each comes with a lease.
@@ -94,6 +118,7 @@ pub async fn resubmit(
 #[post("/runners/claim")]
 pub async fn claim(
     state: web::Data<AppState>,
+    _runner: RunnerCaller,
     req: web::Json<ClaimRequest>,
 ) -> Result<web::Json<ClaimResponse>> {
     let mut leases = state.db.write(move |c| jobs::claim(c, &req)).await?;
@@ -108,6 +133,7 @@ pub async fn claim(
 #[post("/runners/heartbeat")]
 pub async fn heartbeat(
     state: web::Data<AppState>,
+    _runner: RunnerCaller,
     req: web::Json<HeartbeatRequest>,
 ) -> Result<web::Json<HeartbeatResponse>> {
     Ok(web::Json(
@@ -123,12 +149,12 @@ pub async fn heartbeat(
 #[post("/runners/complete")]
 pub async fn complete(
     state: web::Data<AppState>,
+    _runner: RunnerCaller,
     req: web::Json<FinishRequest>,
 ) -> Result<web::Json<FinishResponse>> {
-    let user = state.user.clone();
     let req = req.into_inner();
-    let (r, u) = (req.clone(), user.clone());
-    match state.db.write(move |c| jobs::complete(c, &r, &u)).await {
+    let r = req.clone();
+    match state.db.write(move |c| jobs::complete(c, &r)).await {
         Ok(resp) => {
             registered(&state, resp.registered.clone()).await;
             Ok(web::Json(resp))
@@ -141,10 +167,7 @@ pub async fn complete(
             failed.reason = Some(format!("outputs refused: {e}"));
             failed.outputs.clear();
             Ok(web::Json(
-                state
-                    .db
-                    .write(move |c| jobs::fail(c, &failed, &user))
-                    .await?,
+                state.db.write(move |c| jobs::fail(c, &failed)).await?,
             ))
         }
         Err(e) => Err(e),
@@ -156,10 +179,28 @@ pub async fn complete(
 #[post("/runners/fail")]
 pub async fn fail(
     state: web::Data<AppState>,
+    _runner: RunnerCaller,
     req: web::Json<FinishRequest>,
 ) -> Result<web::Json<FinishResponse>> {
-    let user = state.user.clone();
     Ok(web::Json(
-        state.db.write(move |c| jobs::fail(c, &req, &user)).await?,
+        state.db.write(move |c| jobs::fail(c, &req)).await?,
     ))
+}
+
+/// Runs `f` on job `id` (in a write transaction when `write`) once the caller is found to
+/// be its submitter or an admin.
+async fn own_job<R, F>(state: &AppState, caller: Caller, id: i64, write: bool, f: F) -> Result<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<R> + Send + 'static,
+{
+    let run = move |c: &mut DbConn| {
+        jobs::check_owner(c, &caller, id)?;
+        f(c)
+    };
+    if write {
+        state.db.write(run).await
+    } else {
+        state.db.read(run).await
+    }
 }

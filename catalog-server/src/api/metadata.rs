@@ -5,6 +5,7 @@ use catalog_core::api::{
 
 use super::namespace::PathQuery;
 use crate::app::AppState;
+use crate::auth::{access, Caller, Need};
 use crate::error::Result;
 use crate::metadata;
 use crate::search::Change;
@@ -12,7 +13,10 @@ use crate::search::Change;
 /// Declared metadata fields.
 #[utoipa::path(get, path = "/api/v1/metadata/fields", responses((status = 200, body = FieldsResponse)))]
 #[get("/metadata/fields")]
-pub async fn fields(state: web::Data<AppState>) -> Result<web::Json<FieldsResponse>> {
+pub async fn fields(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> Result<web::Json<FieldsResponse>> {
     Ok(web::Json(FieldsResponse {
         fields: state.db.read(metadata::list_fields).await?,
     }))
@@ -23,8 +27,10 @@ pub async fn fields(state: web::Data<AppState>) -> Result<web::Json<FieldsRespon
 #[post("/metadata/fields")]
 pub async fn declare(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<NewField>,
 ) -> Result<web::Json<FieldInfo>> {
+    access::admin(&caller, "declare metadata fields")?;
     Ok(web::Json(
         state.db.write(move |c| metadata::declare(c, &req)).await?,
     ))
@@ -35,12 +41,16 @@ pub async fn declare(
 #[get("/metadata")]
 pub async fn get(
     state: web::Data<AppState>,
+    caller: Caller,
     q: web::Query<PathQuery>,
 ) -> Result<web::Json<PathMetadata>> {
     Ok(web::Json(
         state
             .db
-            .read(move |c| metadata::of_path(c, &q.path))
+            .read(move |c| {
+                access::check_path(c, &caller, &q.path, Need::Read)?;
+                metadata::of_path(c, &q.path)
+            })
             .await?,
     ))
 }
@@ -50,12 +60,16 @@ pub async fn get(
 #[post("/metadata/set")]
 pub async fn set(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<SetMetadataRequest>,
 ) -> Result<web::Json<PathMetadata>> {
     let path = req.path.clone();
     let resp = state
         .db
-        .write(move |c| metadata::set(c, &req.path, &req.values))
+        .write(move |c| {
+            access::check_path(c, &caller, &req.path, Need::Write)?;
+            metadata::set(c, &req.path, &req.values)
+        })
         .await?;
     state.search.changed(vec![Change::Below(path)]);
     Ok(web::Json(resp))
@@ -66,12 +80,16 @@ pub async fn set(
 #[post("/metadata/unset")]
 pub async fn unset(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<UnsetMetadataRequest>,
 ) -> Result<web::Json<PathMetadata>> {
     let path = req.path.clone();
     let resp = state
         .db
-        .write(move |c| metadata::unset(c, &req.path, &req.fields))
+        .write(move |c| {
+            access::check_path(c, &caller, &req.path, Need::Write)?;
+            metadata::unset(c, &req.path, &req.fields)
+        })
         .await?;
     state.search.changed(vec![Change::Below(path)]);
     Ok(web::Json(resp))

@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1`: thin handlers that extract, call a domain function and
 //! answer JSON. Every route is listed in `routes`.
 
+pub mod auth;
 pub mod datasets;
 pub mod files;
 pub mod find;
@@ -54,4 +55,24 @@ pub fn query_config() -> web::QueryConfig {
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default()
         .error_handler(|err, _req| reply(Error::bad(format!("invalid path: {err}"))))
+}
+
+/// Refuses unless `caller` has `need` on every file of `lfns` (a missing one: not found).
+pub async fn check_files(
+    state: &crate::app::AppState,
+    caller: &crate::auth::Caller,
+    lfns: &[String],
+    need: crate::auth::Need,
+) -> crate::error::Result<()> {
+    if caller.admin {
+        return Ok(());
+    }
+    let (caller, lfns) = (caller.clone(), lfns.to_vec());
+    state
+        .db
+        .read(move |c| {
+            let rows = crate::files::require(c, &lfns)?;
+            crate::auth::Guard::new(&caller).files(c, &rows, need)
+        })
+        .await
 }

@@ -1,9 +1,13 @@
 use actix_web::{delete, get, post, web, HttpResponse};
-use catalog_core::api::{DeleteResponse, DirInfo, Entry, Listing, MkdirRequest, MoveRequest};
+use catalog_core::api::{
+    DeleteResponse, DirInfo, Entry, Listing, MkdirRequest, MoveRequest, PermissionsRequest,
+    PermissionsResponse,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::app::AppState;
+use crate::auth::{access, Caller};
 use crate::error::{Error, Result};
 use crate::search::Change;
 use crate::{deletion, namespace};
@@ -38,12 +42,15 @@ pub struct RmdirQuery {
 #[post("/dirs")]
 pub async fn mkdir(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<MkdirRequest>,
 ) -> Result<web::Json<DirInfo>> {
-    let user = state.user.clone();
     let dir = state
         .db
-        .write(move |c| namespace::mkdir(c, &req.path, req.parents, &user))
+        .write(move |c| {
+            access::check_create(c, &caller, [req.path.as_str()])?;
+            namespace::mkdir(c, &req.path, req.parents, &caller.name)
+        })
         .await?;
     Ok(web::Json(dir.info()))
 }
@@ -53,6 +60,7 @@ pub async fn mkdir(
 #[delete("/dirs")]
 pub async fn rmdir(
     state: web::Data<AppState>,
+    caller: Caller,
     q: web::Query<RmdirQuery>,
 ) -> Result<web::Json<DeleteResponse>> {
     let q = q.into_inner();
@@ -64,6 +72,8 @@ pub async fn rmdir(
         .db
         .read(move |c| {
             let dir = namespace::get_dir(c, &path)?;
+            access::check_create(c, &caller, [path.as_str()])?;
+            access::check_subtree(c, &caller, &dir)?;
             let below = if q.recursive {
                 namespace::files_below(c, &dir)?
             } else {
@@ -105,10 +115,17 @@ pub async fn rmdir(
 #[get("/namespace/stat")]
 pub async fn stat(
     state: web::Data<AppState>,
+    caller: Caller,
     q: web::Query<PathQuery>,
 ) -> Result<web::Json<Entry>> {
     Ok(web::Json(
-        state.db.read(move |c| namespace::stat(c, &q.path)).await?,
+        state
+            .db
+            .read(move |c| {
+                access::check_visible(c, &caller, &q.path)?;
+                namespace::stat(c, &q.path)
+            })
+            .await?,
     ))
 }
 
@@ -117,12 +134,22 @@ pub async fn stat(
 #[get("/namespace/list")]
 pub async fn list(
     state: web::Data<AppState>,
+    caller: Caller,
     q: web::Query<ListQuery>,
 ) -> Result<web::Json<Listing>> {
     Ok(web::Json(
         state
             .db
-            .read(move |c| namespace::list(c, &q.path, q.recursive, q.cursor.as_deref(), q.limit))
+            .read(move |c| {
+                namespace::list(
+                    c,
+                    &caller,
+                    &q.path,
+                    q.recursive,
+                    q.cursor.as_deref(),
+                    q.limit,
+                )
+            })
             .await?,
     ))
 }
@@ -132,13 +159,31 @@ pub async fn list(
 #[post("/namespace/move")]
 pub async fn move_path(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<MoveRequest>,
 ) -> Result<HttpResponse> {
     let dst = req.dst.clone();
     let entry = state
         .db
-        .write(move |c| namespace::move_path(c, &req.src, &req.dst))
+        .write(move |c| namespace::move_path(c, &caller, &req.src, &req.dst))
         .await?;
     state.search.changed(vec![Change::Below(dst)]);
     Ok(HttpResponse::Ok().json(entry))
+}
+
+/// Change the owner, group or mode of a file or directory (chown, chgrp, chmod).
+#[utoipa::path(post, path = "/api/v1/namespace/permissions", request_body = PermissionsRequest, responses((status = 200, body = PermissionsResponse), (status = 403), (status = 404)))]
+#[post("/namespace/permissions")]
+pub async fn permissions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: web::Json<PermissionsRequest>,
+) -> Result<web::Json<PermissionsResponse>> {
+    let known_names = !state.auth.is_open();
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| crate::auth::permissions::change(c, &caller, &req, known_names))
+            .await?,
+    ))
 }

@@ -2,7 +2,8 @@ use actix_web::{get, HttpResponse};
 use utoipa::OpenApi;
 
 use super::{
-    datasets, files, find, health, jobs, metadata, namespace, replicas, schemas, search, storage,
+    auth, datasets, files, find, health, jobs, metadata, namespace, replicas, schemas, search,
+    storage,
 };
 
 #[derive(OpenApi)]
@@ -19,6 +20,8 @@ use super::{
         namespace::stat,
         namespace::list,
         namespace::move_path,
+        namespace::permissions,
+        auth::whoami,
         files::register,
         files::stat,
         files::delete,

@@ -4,7 +4,9 @@ use catalog_core::api::{
 };
 use serde::Deserialize;
 
+use super::check_files;
 use crate::app::AppState;
+use crate::auth::{access, Caller, Need};
 use crate::error::{Error, Result};
 use crate::{replicas, replication, storage};
 
@@ -13,9 +15,11 @@ use crate::{replicas, replication, storage};
 #[post("/replicas/replicate")]
 pub async fn replicate(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<ReplicateRequest>,
 ) -> Result<web::Json<ReplicaOutcomes>> {
     let req = req.into_inner();
+    check_files(&state, &caller, &req.lfns, Need::Write).await?;
     Ok(web::Json(
         replication::replicate(&state.db, req.lfns, req.to).await?,
     ))
@@ -26,9 +30,11 @@ pub async fn replicate(
 #[post("/replicas/remove")]
 pub async fn remove(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<ReplicaSetRequest>,
 ) -> Result<web::Json<ReplicaOutcomes>> {
     let req = req.into_inner();
+    check_files(&state, &caller, &req.lfns, Need::Write).await?;
     let se = req
         .se
         .ok_or_else(|| Error::bad("give the storage element ('se') whose replicas to remove"))?;
@@ -42,9 +48,17 @@ pub async fn remove(
 #[post("/replicas/verify")]
 pub async fn verify(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<ReplicaSetRequest>,
 ) -> Result<web::Json<ReplicaOutcomes>> {
     let req = req.into_inner();
+    // Marking bad replicas changes the files; checking them only reads.
+    let need = if req.mark_bad {
+        Need::Write
+    } else {
+        Need::Read
+    };
+    check_files(&state, &caller, &req.lfns, need).await?;
     Ok(web::Json(
         replication::verify(&state.db, req.lfns, req.se, req.mark_bad).await?,
     ))
@@ -63,8 +77,14 @@ pub struct DuQuery {
 #[get("/du")]
 pub async fn du(
     state: web::Data<AppState>,
+    caller: Caller,
     q: web::Query<DuQuery>,
 ) -> Result<web::Json<DuResponse>> {
+    let dir = q.path.clone();
+    state
+        .db
+        .read(move |c| access::check_path(c, &caller, &dir, Need::Read))
+        .await?;
     Ok(web::Json(
         state
             .db
@@ -78,6 +98,7 @@ pub async fn du(
 #[get("/se/{name}")]
 pub async fn show(
     state: web::Data<AppState>,
+    _caller: Caller,
     name: web::Path<String>,
 ) -> Result<web::Json<StorageElementInfo>> {
     Ok(web::Json(
@@ -90,8 +111,10 @@ pub async fn show(
 #[delete("/se/{name}")]
 pub async fn remove_se(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
 ) -> Result<HttpResponse> {
+    access::admin(&caller, "remove storage elements")?;
     state.db.write(move |c| storage::remove(c, &name)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,8 +3,8 @@
 use actix_web::web;
 
 use super::{
-    datasets, files, find, health, jobs, metadata, namespace, openapi, replicas, schemas, search,
-    storage,
+    auth, datasets, files, find, health, jobs, metadata, namespace, openapi, replicas, schemas,
+    search, storage,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -13,12 +13,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(openapi::document)
+                .service(auth::whoami)
                 // namespace
                 .service(namespace::mkdir)
                 .service(namespace::rmdir)
                 .service(namespace::stat)
                 .service(namespace::list)
                 .service(namespace::move_path)
+                .service(namespace::permissions)
                 // files, replicas, provenance (bulk)
                 .service(files::register)
                 .service(files::stat)

@@ -3,6 +3,7 @@ use catalog_core::api::{SchemaInfo, SetSchemaRequest};
 
 use super::namespace::PathQuery;
 use crate::app::AppState;
+use crate::auth::{access, Caller};
 use crate::error::Result;
 use crate::schemas;
 
@@ -12,8 +13,10 @@ use crate::schemas;
 #[post("/schemas")]
 pub async fn set(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<SetSchemaRequest>,
 ) -> Result<web::Json<SchemaInfo>> {
+    access::admin(&caller, "set schemas")?;
     Ok(web::Json(
         state
             .db
@@ -27,6 +30,7 @@ pub async fn set(
 #[get("/schemas")]
 pub async fn get(
     state: web::Data<AppState>,
+    _caller: Caller,
     q: web::Query<PathQuery>,
 ) -> Result<web::Json<SchemaInfo>> {
     Ok(web::Json(
@@ -37,7 +41,12 @@ pub async fn get(
 /// Detach the JSON Schema of a directory.
 #[utoipa::path(delete, path = "/api/v1/schemas", params(PathQuery), responses((status = 204), (status = 404)))]
 #[delete("/schemas")]
-pub async fn remove(state: web::Data<AppState>, q: web::Query<PathQuery>) -> Result<HttpResponse> {
+pub async fn remove(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PathQuery>,
+) -> Result<HttpResponse> {
+    access::admin(&caller, "remove schemas")?;
     state.db.write(move |c| schemas::remove(c, &q.path)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

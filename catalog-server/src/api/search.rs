@@ -2,6 +2,7 @@ use actix_web::{post, web};
 use catalog_core::api::{SearchRequest, SearchResponse};
 
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::error::Result;
 
 /// Full-text search over paths, names, string metadata and datasets, ranked; optionally
@@ -11,10 +12,14 @@ use crate::error::Result;
 #[post("/search")]
 pub async fn search(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<SearchRequest>,
 ) -> Result<web::Json<SearchResponse>> {
     let index = state.search.clone();
     Ok(web::Json(
-        state.db.read(move |c| index.search(c, &req)).await?,
+        state
+            .db
+            .read(move |c| index.search(c, &caller, &req))
+            .await?,
     ))
 }

@@ -3,6 +3,7 @@ use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use catalog_core::api::{NewStorageElement, StorageElementInfo, UploadResponse};
 
 use crate::app::AppState;
+use crate::auth::{access, Caller, Need};
 use crate::error::{Error, Result};
 use crate::storage;
 use crate::stores::Store;
@@ -10,7 +11,10 @@ use crate::stores::Store;
 /// Storage elements with their usage.
 #[utoipa::path(get, path = "/api/v1/se", responses((status = 200, body = Vec<StorageElementInfo>)))]
 #[get("/se")]
-pub async fn list(state: web::Data<AppState>) -> Result<web::Json<Vec<StorageElementInfo>>> {
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> Result<web::Json<Vec<StorageElementInfo>>> {
     Ok(web::Json(state.db.read(storage::list).await?))
 }
 
@@ -19,8 +23,10 @@ pub async fn list(state: web::Data<AppState>) -> Result<web::Json<Vec<StorageEle
 #[post("/se")]
 pub async fn add(
     state: web::Data<AppState>,
+    caller: Caller,
     req: web::Json<NewStorageElement>,
 ) -> Result<web::Json<StorageElementInfo>> {
+    access::admin(&caller, "add storage elements")?;
     let se = storage::check_new(&req)?;
     Store::open(&se)?.probe().await?;
     Ok(web::Json(
@@ -28,8 +34,22 @@ pub async fn add(
     ))
 }
 
-async fn store(state: &AppState, se: String) -> Result<Store> {
-    let se = state.db.read(move |c| storage::get(c, &se)).await?;
+/// The store of `se`, once `caller` is found to have `need` on object `pfn` there.
+async fn store(
+    state: &AppState,
+    caller: Caller,
+    se: String,
+    pfn: &str,
+    need: Need,
+) -> Result<Store> {
+    let pfn = pfn.to_owned();
+    let se = state
+        .db
+        .read(move |c| {
+            access::check_object(c, &caller, &se, &pfn, need)?;
+            storage::get(c, &se)
+        })
+        .await?;
     Store::open(&se)
 }
 
@@ -39,12 +59,13 @@ async fn store(state: &AppState, se: String) -> Result<Store> {
 #[put("/se/{se}/data/{pfn:.*}")]
 pub async fn upload(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(String, String)>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<web::Json<UploadResponse>> {
     let (se, pfn) = path.into_inner();
-    let target = store(&state, se.clone()).await?;
+    let target = store(&state, caller, se.clone(), &pfn, Need::Write).await?;
     let expected = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -69,10 +90,11 @@ pub async fn upload(
 #[get("/se/{se}/data/{pfn:.*}")]
 pub async fn download(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (se, pfn) = path.into_inner();
-    let (len, stream) = store(&state, se.clone())
+    let (len, stream) = store(&state, caller, se.clone(), &pfn, Need::Read)
         .await?
         .read(&pfn)
         .await?
@@ -88,10 +110,11 @@ pub async fn download(
 #[delete("/se/{se}/data/{pfn:.*}")]
 pub async fn remove(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (se, pfn) = path.into_inner();
-    let target = store(&state, se.clone()).await?;
+    let target = store(&state, caller, se.clone(), &pfn, Need::Write).await?;
     let registered = state
         .db
         .read({

@@ -218,7 +218,66 @@ diesel::joinable!(file_meta -> meta_fields (field_id));
 diesel::joinable!(dir_meta -> directories (dir_id));
 diesel::joinable!(dir_meta -> meta_fields (field_id));
 
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        name -> Text,
+        dn -> Nullable<Text>,
+        admin -> Bool,
+        created -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_groups (id) {
+        id -> BigInt,
+        name -> Text,
+        created -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        hash -> Text,
+        runner -> Bool,
+        created -> Timestamp,
+        expires -> Nullable<Timestamp>,
+        revoked -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        who -> Text,
+        action -> Text,
+        target -> Text,
+        status -> Integer,
+        remote -> Text,
+        request_id -> Text,
+    }
+}
+
+diesel::joinable!(group_members -> user_groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(tokens -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_groups,
+    group_members,
+    tokens,
+    audit_log,
     directories,
     dir_closure,
     files,

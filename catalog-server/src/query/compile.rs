@@ -6,6 +6,7 @@
 //! directory closure, for inherited values), `under` as a range on the path index, and
 //! provenance as recursive walks over `file_parents`.
 
+use crate::auth::Caller;
 use catalog_core::meta::FieldType;
 use catalog_core::query::{builtin_type, Cmp, Expr, Literal, Relation};
 use catalog_core::{lfn, MetaValue};
@@ -105,6 +106,8 @@ pub struct Compiler<'c> {
     /// 1,000,000 files, `int > 987 and str = "tag3"` (1,231 hits): 55 ms -> 30 ms. A range
     /// keeps the key probe, as it would scan its whole range of the value index.
     probe_by_value: bool,
+    /// Whose files these are: the selection is restricted to what they may read.
+    pub viewer: Option<Caller>,
 }
 
 /// A condition on a value column, written for any table alias.
@@ -129,7 +132,21 @@ impl<'c> Compiler<'c> {
             datasets: Vec::new(),
             probe: false,
             probe_by_value: false,
+            viewer: None,
         }
+    }
+
+    /// The top-level test of a query over `files f`: its predicate, and for a viewer who is
+    /// not an admin, only the files they may read (also what matches through inherited
+    /// metadata or provenance: the restriction is on the file selected).
+    pub fn selection(&mut self, e: &Expr, f: &str) -> Result<()> {
+        self.sql.push("(");
+        self.predicate(e, f)?;
+        self.sql.push(")");
+        if let Some(v) = &self.viewer {
+            crate::auth::access::restrict(&mut self.sql, v, f);
+        }
+        Ok(())
     }
 
     /// A fresh table alias for a nested `files` scan.

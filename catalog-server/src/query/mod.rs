@@ -3,7 +3,7 @@
 
 mod compile;
 mod cursor;
-mod sql;
+pub mod sql;
 
 pub use compile::{Compiler, Target};
 pub use sql::{Bind, Sql};
@@ -16,6 +16,7 @@ use catalog_core::query::{self, OrderKey, Query};
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
 use diesel::QueryableByName;
 
+use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::error::{Error, Result};
 use crate::files;
@@ -100,7 +101,7 @@ fn page_sql(
         c.sql.push(" AS k").push(&i.to_string());
     }
     c.sql.push(" FROM files f WHERE ");
-    c.predicate(&q.filter, "f")?;
+    c.selection(&q.filter, "f")?;
     c.sql.push(") t");
     if let Some(cur) = after {
         c.sql.push(" WHERE ");
@@ -199,11 +200,12 @@ struct Page {
 /// A page of the files matching `q`.
 pub fn find(
     conn: &mut DbConn,
+    viewer: &Caller,
     q: &Query,
     cursor: Option<&str>,
     page_size: Option<u32>,
 ) -> Result<FindResponse> {
-    let p = page(conn, q, cursor, page_size)?;
+    let p = page(conn, viewer, q, cursor, page_size)?;
     let rows = files::by_ids(conn, &p.ids)?;
     Ok(FindResponse {
         query: p.query,
@@ -215,11 +217,12 @@ pub fn find(
 /// A page of the LFNs matching `q`.
 pub fn find_lfns(
     conn: &mut DbConn,
+    viewer: &Caller,
     q: &Query,
     cursor: Option<&str>,
     page_size: Option<u32>,
 ) -> Result<LfnPage> {
-    let p = page(conn, q, cursor, page_size)?;
+    let p = page(conn, viewer, q, cursor, page_size)?;
     let mut paths = files::paths_by_ids(conn, &p.ids)?;
     Ok(LfnPage {
         query: p.query,
@@ -230,6 +233,7 @@ pub fn find_lfns(
 
 fn page(
     conn: &mut DbConn,
+    viewer: &Caller,
     q: &Query,
     cursor: Option<&str>,
     page_size: Option<u32>,
@@ -253,6 +257,7 @@ fn page(
         });
     }
     let mut c = Compiler::new(conn);
+    c.viewer = Some(viewer.clone());
     let keys = keys(&mut c, &q.order)?;
     // One more than the page, to know whether another page follows.
     page_sql(&mut c, q, &keys, cur.as_ref(), Some(take as i64 + 1))?;
@@ -336,8 +341,9 @@ where
 }
 
 /// How many files match `q` (at most its limit), and their total size.
-pub fn count(conn: &mut DbConn, q: &Query) -> Result<CountResponse> {
+pub fn count(conn: &mut DbConn, viewer: &Caller, q: &Query) -> Result<CountResponse> {
     let mut c = Compiler::new(conn);
+    c.viewer = Some(viewer.clone());
     c.sql.push("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(s.size), 0) AS BIGINT) AS total FROM files s WHERE s.id IN (");
     if let Some(limit) = q.limit {
         let keys = keys(&mut c, &q.order)?;
@@ -350,7 +356,7 @@ pub fn count(conn: &mut DbConn, q: &Query) -> Result<CountResponse> {
         )?;
     } else {
         c.sql.push("SELECT f.id FROM files f WHERE ");
-        c.predicate(&q.filter, "f")?;
+        c.selection(&q.filter, "f")?;
     }
     c.sql.push(")");
     let row = c
@@ -366,7 +372,7 @@ pub fn count(conn: &mut DbConn, q: &Query) -> Result<CountResponse> {
 }
 
 /// The SQL of the first page of `q` and the database's plan for it.
-pub fn explain(conn: &mut DbConn, q: &Query) -> Result<ExplainResponse> {
+pub fn explain(conn: &mut DbConn, viewer: &Caller, q: &Query) -> Result<ExplainResponse> {
     #[derive(QueryableByName)]
     struct PgPlan {
         #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
@@ -383,6 +389,7 @@ pub fn explain(conn: &mut DbConn, q: &Query) -> Result<ExplainResponse> {
     }
     let pg = matches!(conn, DbConn::Pg(_));
     let mut c = Compiler::new(conn);
+    c.viewer = Some(viewer.clone());
     c.sql.push(if pg {
         "EXPLAIN "
     } else {

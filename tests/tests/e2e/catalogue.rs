@@ -30,7 +30,8 @@ fn manifest_of_a_thousand_files_reads_back_exactly(backend: Backend) {
     assert_eq!(rows.len(), 200);
     let first: Vec<&str> = rows[0].split_whitespace().collect();
     assert_eq!(first[0], "-rw-rw-r--");
-    assert_eq!(&first[1..4], &["local", "local", "1400"]);
+    // The local user's files, in the group of the directories above (the root's: admin).
+    assert_eq!(&first[1..4], &["local", "admin", "1400"]);
     assert_eq!(first[6], "f0400");
     assert_eq!(s.ok(&["ls", "/exp"]), "d0/\nd1/\nd2/\nd3/\nd4/\n");
 

@@ -1,0 +1,216 @@
+//! Who is calling, and what they may do.
+//!
+//! Modes (config `auth`): `open`, the embedded default, is one implicit local user with every
+//! right, served on a loopback address only unless the server is started with `--insecure`;
+//! `token`, bearer tokens issued by `catalog-server admin token create` and kept hashed;
+//! `x509`, TLS client certificates (RFC 3820 proxies accepted), the end-entity subject DN
+//! mapped to a user. `token` and `x509` can be on together.
+
+pub mod access;
+pub mod audit;
+pub mod permissions;
+pub mod tls;
+pub mod users;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use crate::app::AppState;
+use crate::error::{Error, Result};
+use crate::namespace::{now, LOCAL_USER};
+
+pub use access::{Guard, Need};
+pub use tls::Peer;
+
+/// Which credentials the server accepts; neither is `open`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Modes {
+    pub token: bool,
+    pub x509: bool,
+}
+
+impl Modes {
+    /// `open`, `token`, `x509`, or `token,x509`.
+    pub fn parse(text: &str) -> anyhow::Result<Modes> {
+        let mut m = Modes::default();
+        let mut open = false;
+        for part in text.split(',').map(str::trim) {
+            match part {
+                "open" => open = true,
+                "token" => m.token = true,
+                "x509" => m.x509 = true,
+                other => anyhow::bail!(
+                    "unknown auth mode {other:?}: expected open, token, x509 or token,x509"
+                ),
+            }
+        }
+        if open && m != Modes::default() {
+            anyhow::bail!("auth mode open cannot be combined with token or x509");
+        }
+        Ok(m)
+    }
+
+    pub fn is_open(self) -> bool {
+        !self.token && !self.x509
+    }
+
+    pub fn describe(self) -> &'static str {
+        match (self.token, self.x509) {
+            (false, false) => "open",
+            (true, false) => "token",
+            (false, true) => "x509",
+            (true, true) => "token,x509",
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub groups: Vec<String>,
+    pub admin: bool,
+    /// Authenticated with a runner token: may only claim, heartbeat and finish subjobs.
+    pub runner: bool,
+}
+
+impl Caller {
+    /// The one user of `open` mode.
+    pub fn local() -> Caller {
+        Caller {
+            name: LOCAL_USER.to_owned(),
+            groups: Vec::new(),
+            admin: true,
+            runner: false,
+        }
+    }
+
+    /// Runner tokens are refused everywhere but the runner's own calls.
+    fn refuse_runner(&self) -> Result<()> {
+        if self.runner {
+            Err(Error::Forbidden(format!(
+                "{} is authenticated with a runner token, which may only claim, heartbeat and finish subjobs",
+                self.name
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A caller authenticated with a runner token (or an admin): the job runner's calls.
+#[derive(Debug, Clone)]
+pub struct RunnerCaller(pub Caller);
+
+async fn authenticate(req: HttpRequest) -> Result<Caller> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| Error::Internal("no application state".into()))?;
+    let modes = state.auth;
+    let caller = if modes.is_open() {
+        Caller::local()
+    } else if let Some(header) = req.headers().get(AUTHORIZATION) {
+        if !modes.token {
+            return Err(Error::Unauthorized(
+                "this server does not take bearer tokens (auth = x509): use a client certificate"
+                    .into(),
+            ));
+        }
+        let token = bearer(header.to_str().unwrap_or(""))?;
+        state
+            .db
+            .read(move |c| users::caller_by_token(c, &token, now()))
+            .await?
+    } else if let (true, Some(peer)) = (modes.x509, req.conn_data::<Peer>().cloned()) {
+        match peer {
+            Peer::Verified(dn) => state.db.read(move |c| users::caller_by_dn(c, &dn)).await?,
+            Peer::Refused(why) => return Err(Error::Unauthorized(why)),
+        }
+    } else {
+        return Err(Error::Unauthorized(match (modes.token, modes.x509) {
+            (true, true) => "authentication required: send a bearer token (Authorization: Bearer ...) or a client certificate",
+            (true, false) => "authentication required: send a bearer token (Authorization: Bearer ...)",
+            _ => "authentication required: send a client certificate",
+        }
+        .into()));
+    };
+    req.extensions_mut().insert(audit::Who(caller.name.clone()));
+    Ok(caller)
+}
+
+fn bearer(header: &str) -> Result<String> {
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            Error::Unauthorized(
+                "malformed Authorization header: expected \"Bearer <token>\"".into(),
+            )
+        })?;
+    Ok(token.to_owned())
+}
+
+impl FromRequest for Caller {
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Caller>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(req).await?;
+            caller.refuse_runner()?;
+            Ok(caller)
+        })
+    }
+}
+
+impl FromRequest for RunnerCaller {
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<RunnerCaller>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(req).await?;
+            if caller.runner || caller.admin {
+                Ok(RunnerCaller(caller))
+            } else {
+                Err(Error::Forbidden(format!(
+                    "{} may not act as a job runner: it needs a runner token (catalog-server admin token create USER --runner)",
+                    caller.name
+                )))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse() {
+        assert!(Modes::parse("open").unwrap().is_open());
+        let both = Modes::parse("token, x509").unwrap();
+        assert!(both.token && both.x509);
+        assert_eq!(both.describe(), "token,x509");
+        assert!(Modes::parse("open,token").is_err());
+        assert!(Modes::parse("kerberos")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown auth mode"));
+    }
+
+    #[test]
+    fn bearer_headers() {
+        assert_eq!(bearer("Bearer cat_abc").unwrap(), "cat_abc");
+        assert!(bearer("Basic dXNlcg==").is_err());
+        assert!(bearer("Bearer ").is_err());
+        assert!(bearer("Bearer a b").is_err());
+    }
+}

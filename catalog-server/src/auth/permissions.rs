@@ -1,0 +1,123 @@
+//! chmod, chown and chgrp: changing who owns a directory or file and what others may do.
+
+use catalog_core::api::{PermissionsRequest, PermissionsResponse};
+use catalog_core::lfn;
+use diesel::prelude::*;
+
+use super::{users, Caller, Guard};
+use crate::db::schema::{dir_closure, directories, files};
+use crate::db::{rows_per_statement, DbConn};
+use crate::error::{Error, Result};
+use crate::files::FileRow;
+use crate::namespace::{self, Dir};
+
+/// Files keep only read and write bits.
+const FILE_BITS: i32 = 0o666;
+
+/// Applies `req`. `known_names`: owners and groups must exist as users and groups (every
+/// mode but `open`, which has no user table to speak of).
+pub fn change(
+    conn: &mut DbConn,
+    caller: &Caller,
+    req: &PermissionsRequest,
+    known_names: bool,
+) -> Result<PermissionsResponse> {
+    lfn::validate(&req.path)?;
+    if req.mode.is_none() && req.owner.is_none() && req.group.is_none() {
+        return Err(Error::bad(
+            "nothing to change: give a mode, an owner or a group",
+        ));
+    }
+    if let Some(m) = req.mode {
+        if !(0..=0o777).contains(&m) {
+            return Err(Error::bad(format!(
+                "invalid mode {m:o}: expected octal 000 to 777"
+            )));
+        }
+    }
+    if let Some(o) = &req.owner {
+        users::check_name("user", o)?;
+        if known_names {
+            users::get_user(conn, o)?;
+        }
+    }
+    if let Some(g) = &req.group {
+        users::check_name("group", g)?;
+        if known_names && !users::group_exists(conn, g)? {
+            return Err(Error::not_found(format!("no such group: {g}")));
+        }
+        if !caller.admin && !caller.groups.contains(g) {
+            return Err(Error::Forbidden(format!(
+                "{} may not give {} to group {g}: only to a group they are in",
+                caller.name, req.path
+            )));
+        }
+    }
+    let guard = Guard::new(caller);
+    let (dirs, file_rows) = match namespace::find_dir(conn, &req.path)? {
+        Some(dir) => {
+            let dirs = if req.recursive {
+                subtree(conn, &dir)?
+            } else {
+                vec![dir]
+            };
+            let ids: Vec<i64> = dirs.iter().map(|d| d.id).collect();
+            let mut rows = Vec::new();
+            if req.recursive {
+                for chunk in ids.chunks(rows_per_statement(1)) {
+                    rows.extend(
+                        files::table
+                            .filter(files::dir_id.eq_any(chunk))
+                            .select(FileRow::as_select())
+                            .load::<FileRow>(conn)?,
+                    );
+                }
+            }
+            (dirs, rows)
+        }
+        None => (
+            Vec::new(),
+            crate::files::require(conn, std::slice::from_ref(&req.path))?,
+        ),
+    };
+    for d in &dirs {
+        guard.owns(&d.path, &d.owner)?;
+    }
+    for f in &file_rows {
+        guard.owns(&f.path, &f.owner)?;
+    }
+    let mut changed = 0u64;
+    for d in &dirs {
+        diesel::update(directories::table.find(d.id))
+            .set((
+                directories::mode.eq(req.mode.unwrap_or(d.mode)),
+                directories::owner.eq(req.owner.as_deref().unwrap_or(&d.owner)),
+                directories::grp.eq(req.group.as_deref().unwrap_or(&d.grp)),
+            ))
+            .execute(conn)?;
+        changed += 1;
+    }
+    for f in &file_rows {
+        diesel::update(files::table.find(f.id))
+            .set((
+                files::mode.eq(req.mode.map_or(f.mode, |m| m & FILE_BITS)),
+                files::owner.eq(req.owner.as_deref().unwrap_or(&f.owner)),
+                files::grp.eq(req.group.as_deref().unwrap_or(&f.grp)),
+            ))
+            .execute(conn)?;
+        changed += 1;
+    }
+    Ok(PermissionsResponse {
+        path: req.path.clone(),
+        changed,
+    })
+}
+
+/// `dir` and every directory below it.
+fn subtree(conn: &mut DbConn, dir: &Dir) -> Result<Vec<Dir>> {
+    Ok(dir_closure::table
+        .inner_join(directories::table.on(directories::id.eq(dir_closure::descendant)))
+        .filter(dir_closure::ancestor.eq(dir.id))
+        .select(Dir::as_select())
+        .load(conn)?)
+}
