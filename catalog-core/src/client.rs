@@ -54,7 +54,12 @@ fn render_problem(p: &Problem) -> String {
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// Sent as `x-catalog-lease` (see [`Client::for_lease`]).
+    lease: Option<String>,
 }
+
+/// The header with which a runner acts for the submitter of the subjob it holds a lease on.
+pub const LEASE_HEADER: &str = "x-catalog-lease";
 
 impl Client {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:8765`).
@@ -66,6 +71,7 @@ impl Client {
         Client {
             base: base.trim_end_matches('/').to_owned(),
             http,
+            lease: None,
         }
     }
 
@@ -104,6 +110,7 @@ impl Client {
         Ok(Client {
             base: base.trim_end_matches('/').to_owned(),
             http,
+            lease: None,
         })
     }
 
@@ -115,8 +122,21 @@ impl Client {
         format!("{}{}", self.base, path)
     }
 
+    /// This client acting, for what a subjob reads and writes (its inputs, its outputs, its
+    /// log), as the submitter of the job: `lease` proves it holds the subjob.
+    pub fn for_lease(&self, lease: &crate::job::LeaseRef) -> Client {
+        Client {
+            lease: Some(format!("{}:{}:{}", lease.job, lease.subjob, lease.token)),
+            ..self.clone()
+        }
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path))
+        let r = self.http.request(method, self.url(path));
+        match &self.lease {
+            Some(l) => r.header(LEASE_HEADER, l),
+            None => r,
+        }
     }
 
     async fn send(&self, req: RequestBuilder) -> Result<Response, ClientError> {

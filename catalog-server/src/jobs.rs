@@ -1155,3 +1155,64 @@ pub fn owner(conn: &mut DbConn, id: i64) -> Result<String> {
         .optional()?
         .ok_or_else(|| Error::not_found(format!("no such job: {id}")))
 }
+
+/// How long after its attempt ended a lease still lets a runner act for the submitter (to
+/// remove the outputs of a refused attempt).
+const LEASE_GRACE_SECONDS: i64 = 600;
+
+/// The submitter a runner holding `lease` acts for: the lease must be its subjob's current
+/// one, or one whose attempt ended moments ago.
+pub fn lease_owner(conn: &mut DbConn, l: &LeaseRef) -> Result<String> {
+    let refused = |why: &str| {
+        Error::Unauthorized(format!(
+            "lease of job {} subjob {} {why}: it cannot act for the job's submitter",
+            l.job, l.subjob
+        ))
+    };
+    let s = subjob_by_number(conn, l.job, l.subjob).map_err(|_| refused("is unknown"))?;
+    let attempt: Option<(String, Option<NaiveDateTime>)> = subjob_attempts::table
+        .filter(subjob_attempts::subjob_id.eq(s.id))
+        .filter(subjob_attempts::token.eq(&l.token))
+        .select((subjob_attempts::state, subjob_attempts::finished))
+        .first(conn)
+        .optional()?;
+    match attempt {
+        None => Err(refused("is unknown")),
+        Some((st, _)) if st == state::RUNNING && s.token.as_deref() == Some(l.token.as_str()) => {
+            owner(conn, l.job)
+        }
+        Some((_, Some(ended))) if (now() - ended).num_seconds() <= LEASE_GRACE_SECONDS => {
+            owner(conn, l.job)
+        }
+        Some(_) => Err(refused("has ended")),
+    }
+}
+
+/// Runner calls: a runner token or an admin acts for any job; a user only for their own
+/// jobs (`job-runner run` with their own credentials).
+pub fn check_runs(
+    conn: &mut DbConn,
+    caller: &crate::auth::Caller,
+    jobs: impl IntoIterator<Item = i64>,
+) -> Result<()> {
+    if caller.runner || caller.admin {
+        return Ok(());
+    }
+    let mut any = false;
+    for id in jobs {
+        any = true;
+        if owner(conn, id)? != caller.name {
+            return Err(Error::Forbidden(format!(
+                "{} may not run subjobs of job {id}: it needs a runner token (catalog-server admin token create USER --runner) or to be the job's submitter",
+                caller.name
+            )));
+        }
+    }
+    if !any {
+        return Err(Error::Forbidden(format!(
+            "{} may only claim subjobs of their own jobs (name the job) without a runner token",
+            caller.name
+        )));
+    }
+    Ok(())
+}

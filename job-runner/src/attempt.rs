@@ -235,17 +235,20 @@ pub async fn attempt(
         std::fs::remove_dir_all(&dir).ok();
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let declared = client.field_types().await?;
-    let outcome = run(client, lease, &dir, &log, &declared, &cancel).await;
-    if !log.exists() {
-        std::fs::write(&log, outcome.failure.as_deref().unwrap_or("")).ok();
-    }
-    let log_file = upload_log(client, lease, &log).await.ok();
     let lease_ref = LeaseRef {
         job: lease.job,
         subjob: lease.subjob,
         token: lease.token.clone(),
     };
+    // Inputs are read, and outputs and the log written, as the job's submitter; the runner
+    // reports the attempt as itself.
+    let acting = client.for_lease(&lease_ref);
+    let declared = acting.field_types().await?;
+    let outcome = run(&acting, lease, &dir, &log, &declared, &cancel).await;
+    if !log.exists() {
+        std::fs::write(&log, outcome.failure.as_deref().unwrap_or("")).ok();
+    }
+    let log_file = upload_log(&acting, lease, &log).await.ok();
     let req = FinishRequest {
         lease: lease_ref,
         exit_code: outcome.exit_code,
@@ -261,12 +264,12 @@ pub async fn attempt(
     match answer {
         Ok(a) if a.state != "done" && outcome.failure.is_none() => {
             // The server refused the outputs (the reason is stored): their bytes go.
-            remove_uploaded(client, &outcome.outputs).await;
+            remove_uploaded(&acting, &outcome.outputs).await;
             Ok(a)
         }
         Ok(a) => Ok(a),
         Err(e) => {
-            remove_uploaded(client, &outcome.outputs).await;
+            remove_uploaded(&acting, &outcome.outputs).await;
             bail!(
                 "job {} subjob {} attempt {}: {e}",
                 lease.job,

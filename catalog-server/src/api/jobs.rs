@@ -118,10 +118,16 @@ pub async fn resubmit(
 #[post("/runners/claim")]
 pub async fn claim(
     state: web::Data<AppState>,
-    _runner: RunnerCaller,
+    RunnerCaller(caller): RunnerCaller,
     req: web::Json<ClaimRequest>,
 ) -> Result<web::Json<ClaimResponse>> {
-    let mut leases = state.db.write(move |c| jobs::claim(c, &req)).await?;
+    let mut leases = state
+        .db
+        .write(move |c| {
+            jobs::check_runs(c, &caller, req.job)?;
+            jobs::claim(c, &req)
+        })
+        .await?;
     for lease in &mut leases {
         lease.checksums = state.checksums.names();
     }
@@ -133,11 +139,17 @@ pub async fn claim(
 #[post("/runners/heartbeat")]
 pub async fn heartbeat(
     state: web::Data<AppState>,
-    _runner: RunnerCaller,
+    RunnerCaller(caller): RunnerCaller,
     req: web::Json<HeartbeatRequest>,
 ) -> Result<web::Json<HeartbeatResponse>> {
     Ok(web::Json(
-        state.db.write(move |c| jobs::heartbeat(c, &req)).await?,
+        state
+            .db
+            .write(move |c| {
+                jobs::check_runs(c, &caller, req.leases.iter().map(|l| l.job))?;
+                jobs::heartbeat(c, &req)
+            })
+            .await?,
     ))
 }
 
@@ -149,12 +161,16 @@ pub async fn heartbeat(
 #[post("/runners/complete")]
 pub async fn complete(
     state: web::Data<AppState>,
-    _runner: RunnerCaller,
+    RunnerCaller(caller): RunnerCaller,
     req: web::Json<FinishRequest>,
 ) -> Result<web::Json<FinishResponse>> {
     let req = req.into_inner();
     let r = req.clone();
-    match state.db.write(move |c| jobs::complete(c, &r)).await {
+    let complete = move |c: &mut DbConn| {
+        jobs::check_runs(c, &caller, [r.lease.job])?;
+        jobs::complete(c, &r)
+    };
+    match state.db.write(complete).await {
         Ok(resp) => {
             registered(&state, resp.registered.clone()).await;
             Ok(web::Json(resp))
@@ -179,11 +195,17 @@ pub async fn complete(
 #[post("/runners/fail")]
 pub async fn fail(
     state: web::Data<AppState>,
-    _runner: RunnerCaller,
+    RunnerCaller(caller): RunnerCaller,
     req: web::Json<FinishRequest>,
 ) -> Result<web::Json<FinishResponse>> {
     Ok(web::Json(
-        state.db.write(move |c| jobs::fail(c, &req)).await?,
+        state
+            .db
+            .write(move |c| {
+                jobs::check_runs(c, &caller, [req.lease.job])?;
+                jobs::fail(c, &req)
+            })
+            .await?,
     ))
 }
 

@@ -461,7 +461,9 @@ pub fn check_subtree(conn: &mut DbConn, caller: &Caller, dir: &Dir) -> Result<()
 
 /// Reading or writing an object `pfn` of storage element `se` through the server: a
 /// registered replica needs `need` on its file; an object not (yet) registered is written
-/// where its LFN (the pfn, rooted) may be created, and read by admins only.
+/// where its LFN (the pfn, rooted) may be created, or in the staging area of a job of the
+/// caller's (`jobs/ID/...`, where runners put outputs before they are registered), and read
+/// by admins only.
 pub fn check_object(
     conn: &mut DbConn,
     caller: &Caller,
@@ -489,8 +491,17 @@ pub fn check_object(
     match (file, need) {
         (Some(f), _) => Guard::new(caller).files(conn, &[f], need),
         (None, Need::Write) => {
-            let lfn = format!("/{}", pfn.trim_start_matches('/'));
-            check_create(conn, caller, [lfn.as_str()])
+            let rel = pfn.trim_start_matches('/');
+            let job = rel
+                .strip_prefix("jobs/")
+                .and_then(|r| r.split_once('/'))
+                .and_then(|(id, _)| id.parse::<i64>().ok());
+            if let Some(id) = job {
+                if crate::jobs::owner(conn, id).is_ok_and(|o| o == caller.name) {
+                    return Ok(());
+                }
+            }
+            check_create(conn, caller, [format!("/{rel}").as_str()])
         }
         (None, Need::Read) => Err(Error::Forbidden(format!(
             "{} may not read {pfn} on {}: it is no registered replica (only admins read those)",

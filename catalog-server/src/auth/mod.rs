@@ -100,11 +100,14 @@ impl Caller {
     }
 }
 
-/// A caller authenticated with a runner token (or an admin): the job runner's calls.
+/// The caller of the job runner's own calls (claim, heartbeat, finish): runner tokens
+/// welcome; `jobs::check_runs` says for which jobs.
 #[derive(Debug, Clone)]
 pub struct RunnerCaller(pub Caller);
 
-async fn authenticate(req: HttpRequest) -> Result<Caller> {
+/// The caller of `req`. With `delegate`, a runner that sends a lease of a running subjob
+/// (`x-catalog-lease: JOB:SUBJOB:TOKEN`) acts as the job's submitter.
+async fn authenticate(req: HttpRequest, delegate: bool) -> Result<Caller> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
@@ -137,8 +140,51 @@ async fn authenticate(req: HttpRequest) -> Result<Caller> {
         }
         .into()));
     };
+    let caller = match req.headers().get(catalog_core::client::LEASE_HEADER) {
+        Some(v) if delegate && !modes.is_open() => {
+            let lease = lease(v.to_str().unwrap_or(""))?;
+            let base = caller;
+            state
+                .db
+                .read(move |c| {
+                    let owner = crate::jobs::lease_owner(c, &lease)?;
+                    if !(base.runner || base.admin || base.name == owner) {
+                        return Err(Error::Forbidden(format!(
+                            "{} may not act for {owner}: only runners act for a lease's submitter",
+                            base.name
+                        )));
+                    }
+                    users::caller_by_name(c, &owner)
+                })
+                .await?
+        }
+        _ => caller,
+    };
     req.extensions_mut().insert(audit::Who(caller.name.clone()));
     Ok(caller)
+}
+
+fn lease(header: &str) -> Result<catalog_core::job::LeaseRef> {
+    let mut parts = header.splitn(3, ':');
+    let parsed = match (parts.next(), parts.next(), parts.next()) {
+        (Some(j), Some(s), Some(t)) if !t.is_empty() => {
+            j.parse()
+                .ok()
+                .zip(s.parse().ok())
+                .map(|(job, subjob)| catalog_core::job::LeaseRef {
+                    job,
+                    subjob,
+                    token: t.to_owned(),
+                })
+        }
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        Error::Unauthorized(format!(
+            "malformed {} header: expected JOB:SUBJOB:TOKEN",
+            catalog_core::client::LEASE_HEADER
+        ))
+    })
 }
 
 fn bearer(header: &str) -> Result<String> {
@@ -162,7 +208,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let caller = authenticate(req).await?;
+            let caller = authenticate(req, true).await?;
             caller.refuse_runner()?;
             Ok(caller)
         })
@@ -175,17 +221,7 @@ impl FromRequest for RunnerCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let caller = authenticate(req).await?;
-            if caller.runner || caller.admin {
-                Ok(RunnerCaller(caller))
-            } else {
-                Err(Error::Forbidden(format!(
-                    "{} may not act as a job runner: it needs a runner token (catalog-server admin token create USER --runner)",
-                    caller.name
-                )))
-            }
-        })
+        Box::pin(async move { Ok(RunnerCaller(authenticate(req, false).await?)) })
     }
 }
 

@@ -86,30 +86,46 @@ pub fn change(
     for f in &file_rows {
         guard.owns(&f.path, &f.owner)?;
     }
-    let mut changed = 0u64;
-    for d in &dirs {
-        diesel::update(directories::table.find(d.id))
-            .set((
-                directories::mode.eq(req.mode.unwrap_or(d.mode)),
-                directories::owner.eq(req.owner.as_deref().unwrap_or(&d.owner)),
-                directories::grp.eq(req.group.as_deref().unwrap_or(&d.grp)),
-            ))
-            .execute(conn)?;
-        changed += 1;
+    // One statement per attribute and chunk of ids, whatever the subtree's size.
+    let dir_ids: Vec<i64> = dirs.iter().map(|d| d.id).collect();
+    for chunk in dir_ids.chunks(rows_per_statement(1)) {
+        let rows = || directories::table.filter(directories::id.eq_any(chunk));
+        if let Some(m) = req.mode {
+            diesel::update(rows())
+                .set(directories::mode.eq(m))
+                .execute(conn)?;
+        }
+        if let Some(o) = &req.owner {
+            diesel::update(rows())
+                .set(directories::owner.eq(o))
+                .execute(conn)?;
+        }
+        if let Some(g) = &req.group {
+            diesel::update(rows())
+                .set(directories::grp.eq(g))
+                .execute(conn)?;
+        }
     }
-    for f in &file_rows {
-        diesel::update(files::table.find(f.id))
-            .set((
-                files::mode.eq(req.mode.map_or(f.mode, |m| m & FILE_BITS)),
-                files::owner.eq(req.owner.as_deref().unwrap_or(&f.owner)),
-                files::grp.eq(req.group.as_deref().unwrap_or(&f.grp)),
-            ))
-            .execute(conn)?;
-        changed += 1;
+    let file_ids: Vec<i64> = file_rows.iter().map(|f| f.id).collect();
+    for chunk in file_ids.chunks(rows_per_statement(1)) {
+        let rows = || files::table.filter(files::id.eq_any(chunk));
+        if let Some(m) = req.mode {
+            diesel::update(rows())
+                .set(files::mode.eq(m & FILE_BITS))
+                .execute(conn)?;
+        }
+        if let Some(o) = &req.owner {
+            diesel::update(rows())
+                .set(files::owner.eq(o))
+                .execute(conn)?;
+        }
+        if let Some(g) = &req.group {
+            diesel::update(rows()).set(files::grp.eq(g)).execute(conn)?;
+        }
     }
     Ok(PermissionsResponse {
         path: req.path.clone(),
-        changed,
+        changed: (dir_ids.len() + file_ids.len()) as u64,
     })
 }
 

@@ -352,6 +352,13 @@ pub fn caller_by_token(conn: &mut DbConn, token: &str, at: NaiveDateTime) -> Res
     caller_of(conn, user, t.runner)
 }
 
+/// A user by name, as a caller (a runner acting for a job's submitter).
+pub fn caller_by_name(conn: &mut DbConn, name: &str) -> Result<Caller> {
+    let user = get_user(conn, name)
+        .map_err(|_| Error::Unauthorized(format!("{name} is no longer a user")))?;
+    caller_of(conn, user, false)
+}
+
 /// The user a certificate's end-entity DN is mapped to.
 pub fn caller_by_dn(conn: &mut DbConn, dn: &str) -> Result<Caller> {
     let user: User = users::table

@@ -12,6 +12,7 @@ on_both_databases!(
     certificates_and_proxies,
     authorization_matrix,
     queries_hide_unreadable_files,
+    jobs_run_as_their_submitter,
 );
 
 #[test]
@@ -822,9 +823,10 @@ fn authorization_matrix(backend: Backend) {
         &|_| Some(claim.clone()),
     );
     let lease = json!({"runner": "r1", "leases": [{"job": job, "subjob": 1, "token": "x"}]});
+    // A user may run subjobs of their own jobs (job-runner run), not of others'.
     m.check(
         "heartbeat",
-        May::Admin,
+        May::Write,
         "POST",
         &fixed("/api/v1/runners/heartbeat"),
         &|_| Some(lease.clone()),
@@ -986,4 +988,146 @@ fn queries_hide_unreadable_files(backend: Backend) {
     assert!(!anc.contains("secret"), "{anc}");
     let rec = as_user(&s, &carol, &["ls", "-r", "/"]);
     assert!(!rec.contains("secret") && rec.contains("b.txt"), "{rec}");
+    // chmod -R closes the open tree too: directories get the mode, files its rw bits.
+    as_user(&s, &alice, &["chmod", "-R", "750", "/open"]);
+    let n = as_user(&s, &carol, &["find", "--count", "campaign = \"c7\""]);
+    assert_eq!(n.trim(), "0");
+    let l = as_user(&s, &alice, &["ls", "-l", "/open"]);
+    assert!(l.starts_with("-rw-r-----"), "{l}");
+}
+
+/// `job-runner ARGS` with `token`.
+fn runner_command(s: &TestServer, token: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(bin_dir().join("job-runner"));
+    c.args(args)
+        .env("CATALOG_URL", &s.url)
+        .env("CATALOG_TOKEN", token)
+        .env("XDG_CONFIG_HOME", s.dir.path().join("config"))
+        .current_dir(s.dir.path())
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+fn job_state(s: &TestServer, token: &str, job: &str) -> Value {
+    let out = runner_command(s, token, &["--json", "status", job])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+const COPY_JOB: &str = r#"name = "copy"
+[input]
+query = 'under "/a/in"'
+files_per_subjob = 2
+[run]
+command = ["sh", "-c", "for f in \"$@\"; do cp $f $(basename $f).out; done", "sh", "{inputs}"]
+[[output]]
+glob = "*.out"
+lfn = "OUT/{name}"
+"#;
+
+fn jobs_run_as_their_submitter(backend: Backend) {
+    let s = TestServer::start_with_env(backend, &[("CATALOG_AUTH", "token")]);
+    let tokens = user_tokens(&s);
+    let token = |w: Who| tokens.iter().find(|(x, _)| *x == w).unwrap().1.clone();
+    let (admin, alice, carol) = (token(Who::Admin), token(Who::Owner), token(Who::Other));
+    let runner = s.admin(&["token", "create", "runner1", "--runner"]);
+    as_user(&s, &admin, &["mkdir", "-p", "/a", "/c"]);
+    as_user(&s, &admin, &["chown", "alice", "/a"]);
+    as_user(&s, &admin, &["chown", "carol", "/c"]);
+    as_user(&s, &alice, &["chmod", "700", "/a"]);
+    let inputs = s.scratch("inputs");
+    for i in 0..4 {
+        std::fs::write(inputs.join(format!("in{i}.dat")), format!("{i}\n")).unwrap();
+    }
+    as_user(
+        &s,
+        &alice,
+        &["put", "-r", &inputs.display().to_string(), "/a/in"],
+    );
+    let spec = |out: &str| {
+        let path = s
+            .scratch("spec")
+            .join(format!("{}.toml", out.replace('/', "_")));
+        std::fs::write(&path, COPY_JOB.replace("OUT", out)).unwrap();
+        path.display().to_string()
+    };
+    // Where the submitter may not write is refused at submission, not after the work.
+    let out = runner_command(&s, &alice, &["submit", &spec("/c/out")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("alice may not write /c/out"), "{err}");
+    let out = runner_command(&s, &alice, &["submit", &spec("/a/out")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let job = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    // Another user does not see the job.
+    let out = runner_command(&s, &carol, &["status", &job])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    // A runner token claims; staging and outputs happen as alice, in her private directory.
+    let log = std::fs::File::create(s.dir.path().join("runner.log")).unwrap();
+    let mut work = runner_command(&s, &runner, &["work", "--slots", "2"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut st = Value::Null;
+    while std::time::Instant::now() < deadline {
+        st = job_state(&s, &alice, &job);
+        if st["job"]["state"] == "completed" || st["job"]["state"] == "failed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _ = work.kill();
+    let _ = work.wait();
+    let runner_log = std::fs::read_to_string(s.dir.path().join("runner.log")).unwrap_or_default();
+    assert_eq!(st["job"]["state"], "completed", "{st}\n{runner_log}");
+    let listing: Value =
+        serde_json::from_str(&as_user(&s, &alice, &["-o", "json", "ls", "/a/out"])).unwrap();
+    let owners: Vec<&str> = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["owner"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, vec!["alice"; 4], "{listing}");
+    let anc = as_user(&s, &alice, &["ancestors", "/a/out/in0.dat.out"]);
+    assert!(anc.contains("/a/in/in0.dat"), "{anc}");
+    // A user runs their own job's subjobs with their own token (job-runner run).
+    let out = runner_command(&s, &alice, &["run", &spec("/a/out2")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n = as_user(&s, &alice, &["find", "--count", "under \"/a/out2\""]);
+    assert_eq!(n.trim(), "4");
+    // A lease nobody holds is no credential.
+    let bearer = format!("Bearer {runner}");
+    let fake = format!("{job}:1:not-the-token");
+    let r = s.http_with(
+        "GET",
+        "/api/v1/metadata/fields",
+        &[("Authorization", &bearer), ("x-catalog-lease", &fake)],
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.body.contains("cannot act for the job's submitter"),
+        "{}",
+        r.body
+    );
 }
