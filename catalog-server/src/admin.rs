@@ -48,6 +48,10 @@ pub enum UserCommand {
         /// Give the admin role (declare fields and schemas, manage storage elements and users)
         #[arg(long)]
         admin: bool,
+        /// A job runner (e.g. mapped from a host certificate's DN): it may only claim,
+        /// heartbeat and finish subjobs
+        #[arg(long, conflicts_with = "admin")]
+        runner: bool,
     },
     /// List users with their DN, role and groups
     Ls,
@@ -127,13 +131,22 @@ pub fn run(db: &Db, cmd: AdminCommand) -> anyhow::Result<()> {
     let mut conn = db.write_conn()?;
     let c = &mut *conn;
     match cmd {
-        AdminCommand::User(UserCommand::Add { name, dn, admin }) => {
-            let u = users::add_user(c, &name, dn.as_deref(), admin)?;
+        AdminCommand::User(UserCommand::Add {
+            name,
+            dn,
+            admin,
+            runner,
+        }) => {
+            let u = users::add_user(c, &name, dn.as_deref(), users::Roles { admin, runner })?;
             println!(
                 "user {} added{}{}",
                 u.name,
                 u.dn.map(|d| format!(", DN {d}")).unwrap_or_default(),
-                if u.admin { ", admin" } else { "" }
+                match (u.admin, u.runner) {
+                    (true, _) => ", admin",
+                    (_, true) => ", runner",
+                    _ => "",
+                }
             );
         }
         AdminCommand::User(UserCommand::Ls) => {
@@ -141,7 +154,11 @@ pub fn run(db: &Db, cmd: AdminCommand) -> anyhow::Result<()> {
                 println!(
                     "{}\t{}\t{}\t{}",
                     u.name,
-                    if u.admin { "admin" } else { "user" },
+                    match (u.admin, u.runner) {
+                        (true, _) => "admin",
+                        (_, true) => "runner",
+                        _ => "user",
+                    },
                     if groups.is_empty() {
                         "-".to_owned()
                     } else {

@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth: Modes,
     /// Where writes are recorded (started with the server).
     pub audit: Option<AuditLog>,
+    /// Credentials recently looked up.
+    pub callers: Arc<crate::auth::CallerCache>,
     pub search: Search,
     /// Checksums computed on transfers besides adler32.
     pub checksums: Algorithms,
@@ -55,6 +57,7 @@ pub fn open(config: &Config) -> anyhow::Result<AppState> {
         db,
         auth: config.auth,
         audit: None,
+        callers: Arc::default(),
         search,
         checksums: config.checksums,
         metrics: Arc::default(),

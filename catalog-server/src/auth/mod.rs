@@ -66,6 +66,40 @@ impl Modes {
     }
 }
 
+/// How long a credential, once looked up, is taken without asking the database again:
+/// revoking a token, removing a user or changing their groups takes effect within this.
+/// (Measured, `stat` under wrk: open mode 7,904-8,232 req/s; tokens looked up on every
+/// request 4,827-4,835 req/s; with this cache 7,851-8,066 against open's 8,353-8,421.)
+pub const CALLER_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
+const CALLER_CACHE_ENTRIES: usize = 10_000;
+
+/// Callers recently authenticated, by the hash of their token or by their DN.
+#[derive(Default)]
+pub struct CallerCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
+}
+
+impl CallerCache {
+    fn get(&self, key: &str) -> Option<Caller> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < CALLER_CACHE)
+            .map(|(c, _)| c.clone())
+    }
+
+    fn put(&self, key: String, caller: &Caller) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= CALLER_CACHE_ENTRIES {
+                map.retain(|_, (_, at)| at.elapsed() < CALLER_CACHE);
+                if map.len() >= CALLER_CACHE_ENTRIES {
+                    map.clear();
+                }
+            }
+            map.insert(key, (caller.clone(), std::time::Instant::now()));
+        }
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -91,7 +125,7 @@ impl Caller {
     fn refuse_runner(&self) -> Result<()> {
         if self.runner {
             Err(Error::Forbidden(format!(
-                "{} is authenticated with a runner token, which may only claim, heartbeat and finish subjobs",
+                "{} is a job runner (a runner token or user), which may only claim, heartbeat and finish subjobs",
                 self.name
             )))
         } else {
@@ -123,13 +157,31 @@ async fn authenticate(req: HttpRequest, delegate: bool) -> Result<Caller> {
             ));
         }
         let token = bearer(header.to_str().unwrap_or(""))?;
-        state
-            .db
-            .read(move |c| users::caller_by_token(c, &token, now()))
-            .await?
+        let key = users::token_hash(&token);
+        match state.callers.get(&key) {
+            Some(c) => c,
+            None => {
+                let c = state
+                    .db
+                    .read(move |c| users::caller_by_token(c, &token, now()))
+                    .await?;
+                state.callers.put(key, &c);
+                c
+            }
+        }
     } else if let (true, Some(peer)) = (modes.x509, req.conn_data::<Peer>().cloned()) {
         match peer {
-            Peer::Verified(dn) => state.db.read(move |c| users::caller_by_dn(c, &dn)).await?,
+            Peer::Verified(dn) => {
+                let key = format!("dn:{dn}");
+                match state.callers.get(&key) {
+                    Some(c) => c,
+                    None => {
+                        let c = state.db.read(move |c| users::caller_by_dn(c, &dn)).await?;
+                        state.callers.put(key, &c);
+                        c
+                    }
+                }
+            }
             Peer::Refused(why) => return Err(Error::Unauthorized(why)),
         }
     } else {

@@ -21,6 +21,7 @@ pub struct User {
     pub name: String,
     pub dn: Option<String>,
     pub admin: bool,
+    pub runner: bool,
     pub created: NaiveDateTime,
 }
 
@@ -77,7 +78,17 @@ pub fn get_user(conn: &mut DbConn, name: &str) -> Result<User> {
         .ok_or_else(|| Error::not_found(format!("no such user: {name}")))
 }
 
-pub fn add_user(conn: &mut DbConn, name: &str, dn: Option<&str>, admin: bool) -> Result<User> {
+/// What a user may be: an admin, or a job runner.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Roles {
+    pub admin: bool,
+    pub runner: bool,
+}
+
+pub fn add_user(conn: &mut DbConn, name: &str, dn: Option<&str>, roles: Roles) -> Result<User> {
+    if roles.admin && roles.runner {
+        return Err(Error::bad("a user is an admin or a runner, not both"));
+    }
     check_name("user", name)?;
     if let Some(dn) = dn {
         check_dn(dn)?;
@@ -104,7 +115,8 @@ pub fn add_user(conn: &mut DbConn, name: &str, dn: Option<&str>, admin: bool) ->
         .values((
             users::name.eq(name),
             users::dn.eq(dn),
-            users::admin.eq(admin),
+            users::admin.eq(roles.admin),
+            users::runner.eq(roles.runner),
             users::created.eq(now()),
         ))
         .execute(conn)?;
@@ -317,12 +329,12 @@ pub fn list_tokens(conn: &mut DbConn, user: Option<&str>) -> Result<Vec<(String,
     Ok(q.load(conn)?)
 }
 
-fn caller_of(conn: &mut DbConn, user: User, runner: bool) -> Result<Caller> {
+fn caller_of(conn: &mut DbConn, user: User, runner_token: bool) -> Result<Caller> {
     Ok(Caller {
         groups: groups_of(conn, user.id)?,
+        runner: runner_token || user.runner,
         name: user.name,
         admin: user.admin,
-        runner,
     })
 }
 

@@ -224,6 +224,7 @@ diesel::table! {
         name -> Text,
         dn -> Nullable<Text>,
         admin -> Bool,
+        runner -> Bool,
         created -> Timestamp,
     }
 }

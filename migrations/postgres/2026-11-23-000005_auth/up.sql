@@ -5,6 +5,9 @@ CREATE TABLE users (
     name TEXT NOT NULL UNIQUE,
     dn TEXT UNIQUE,
     admin BOOLEAN NOT NULL,
+    -- A job runner's identity (e.g. a host certificate): it may only claim, heartbeat and
+    -- finish subjobs, as with a runner token.
+    runner BOOLEAN NOT NULL DEFAULT FALSE,
     created TIMESTAMP NOT NULL
 );
 

@@ -119,10 +119,17 @@ fn tokens_valid_revoked_expired_malformed(backend: Backend) {
     .into_owned();
     assert!(err.contains("unknown token"), "{err}");
 
-    // Revoked: refused at once.
+    // Revoked: refused within the server's credential cache time (2 s).
     let id = s.admin(&["token", "revoke", &t]);
     assert!(id.contains("revoked"), "{id}");
-    let (st, body) = call(&s, Some(&t), "GET", "/api/v1/whoami", None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (st, body) = loop {
+        let (st, body) = call(&s, Some(&t), "GET", "/api/v1/whoami", None);
+        if st != 200 || std::time::Instant::now() > deadline {
+            break (st, body);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert_eq!(st, 401);
     assert!(body.contains("was revoked"), "{body}");
 
@@ -229,6 +236,32 @@ fn certificates_and_proxies(backend: Backend) {
     let (c, k) = carol.write_pair(dir, "carol");
     let (ok, out) = whoami(&c, Some(&k));
     assert!(!ok && out.contains("is not mapped to a user"), "{out}");
+    // A runner host's certificate: a runner user, which may claim but not read the catalogue.
+    s.admin(&[
+        "user",
+        "add",
+        "host1",
+        "--runner",
+        "--dn",
+        &Pki::dn("runner-host"),
+    ]);
+    let host = pki.user("runner-host");
+    let (c, k) = host.write_pair(dir, "host");
+    let (ok, out) = whoami(&c, Some(&k));
+    assert!(ok && out.contains("role: runner"), "{out}");
+    let out = s.catalog(&[
+        "ls",
+        "/",
+        "--cert",
+        &c.display().to_string(),
+        "--key",
+        &k.display().to_string(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("is a job runner"),
+        "{err}"
+    );
     // No certificate at all.
     let (st, body) = call(&s, None, "GET", "/api/v1/whoami", None);
     assert_eq!(st, 401, "{body}");
@@ -497,6 +530,14 @@ fn authorization_matrix(backend: Backend) {
         "/api/v1/datasets",
         Some(&json!({"name": "ds-alice", "query": "under \"/m/d\""})),
     );
+    let made = call(
+        &s,
+        Some(&owner),
+        "POST",
+        "/api/v1/datasets",
+        Some(&json!({"name": "ds-list", "frozen": true, "files": ["/m/d/f1"]})),
+    );
+    assert_eq!(made.0, 200, "{}", made.1);
     let spec = |out: &str| {
         json!({"spec": {"name": "j", "input": {"query": "under \"/m/d\""}, "run": {"command": ["true"]},
         "output": [{"glob": "*.out", "lfn": format!("{out}/{{input.stem}}.out")}]}})
@@ -764,6 +805,28 @@ fn authorization_matrix(backend: Backend) {
         &fixed("/api/v1/datasets/ds-alice"),
         &none,
     );
+    let f2 = |_: Who| Some(json!({"lfns": ["/m/d/f2"]}));
+    m.check(
+        "dataset add",
+        May::Write,
+        "POST",
+        &fixed("/api/v1/datasets/ds-list/add"),
+        &f2,
+    );
+    m.check(
+        "dataset remove",
+        May::Write,
+        "POST",
+        &fixed("/api/v1/datasets/ds-list/remove"),
+        &f2,
+    );
+    m.check(
+        "freeze",
+        May::Write,
+        "POST",
+        &fixed("/api/v1/datasets/ds-alice/freeze"),
+        &none,
+    );
     m.check(
         "dataset metadata",
         May::Write,
@@ -808,6 +871,13 @@ fn authorization_matrix(backend: Backend) {
         &none,
     );
     m.check(
+        "resubmit",
+        May::Write,
+        "POST",
+        &|_| format!("/api/v1/jobs/{job}/resubmit"),
+        &|_| Some(json!({"failed_only": false})),
+    );
+    m.check(
         "kill",
         May::Write,
         "POST",
@@ -849,6 +919,20 @@ fn authorization_matrix(backend: Backend) {
         &none,
     );
     m.check(
+        "upload",
+        May::Write,
+        "PUT",
+        &|w| format!("/api/v1/se/local/data/m/d/up-{}", t(w)),
+        &|_| Some(json!("some bytes")),
+    );
+    m.check(
+        "remove object",
+        May::Write,
+        "DELETE",
+        &|w| format!("/api/v1/se/local/data/m/d/up-{}", t(w)),
+        &none,
+    );
+    m.check(
         "download",
         May::Read,
         "GET",
@@ -878,7 +962,7 @@ fn authorization_matrix(backend: Backend) {
     ] {
         let (st, body) = call(&s, Some(&runner), method, path, None);
         assert_eq!(st, 403, "{path}: {body}");
-        assert!(body.contains("runner token"), "{body}");
+        assert!(body.contains("is a job runner"), "{body}");
     }
     // Every write was audited, allowed or refused, with who and from where.
     let audit = s.admin(&["audit", "--since", "1h"]);
