@@ -69,7 +69,7 @@ pub async fn list(
 }
 
 /// A dataset with its file count, total size and content hash.
-#[utoipa::path(get, path = "/api/v1/datasets/{name}", responses((status = 200, body = DatasetInfo), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/datasets/{name}", params(("name" = String, Path, description = "the dataset")), responses((status = 200, body = DatasetInfo), (status = 404)))]
 #[get("/datasets/{name}")]
 pub async fn show(
     state: web::Data<AppState>,
@@ -82,7 +82,7 @@ pub async fn show(
 }
 
 /// Add files to a frozen dataset.
-#[utoipa::path(post, path = "/api/v1/datasets/{name}/add", request_body = LfnsRequest,
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/add", params(("name" = String, Path, description = "the dataset")), request_body = LfnsRequest,
     responses((status = 200, body = DatasetChange), (status = 400), (status = 404)))]
 #[post("/datasets/{name}/add")]
 pub async fn add(
@@ -95,7 +95,7 @@ pub async fn add(
 }
 
 /// Remove files from a frozen dataset.
-#[utoipa::path(post, path = "/api/v1/datasets/{name}/remove", request_body = LfnsRequest,
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/remove", params(("name" = String, Path, description = "the dataset")), request_body = LfnsRequest,
     responses((status = 200, body = DatasetChange), (status = 400), (status = 404)))]
 #[post("/datasets/{name}/remove")]
 pub async fn remove(
@@ -137,7 +137,7 @@ async fn change(
 }
 
 /// Freeze a dynamic dataset with the files that match its query now.
-#[utoipa::path(post, path = "/api/v1/datasets/{name}/freeze", responses((status = 200, body = DatasetInfo), (status = 404), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/freeze", params(("name" = String, Path, description = "the dataset")), responses((status = 200, body = DatasetInfo), (status = 404), (status = 409)))]
 #[post("/datasets/{name}/freeze")]
 pub async fn freeze(
     state: web::Data<AppState>,
@@ -150,7 +150,7 @@ pub async fn freeze(
 }
 
 /// Set metadata on a dataset.
-#[utoipa::path(post, path = "/api/v1/datasets/{name}/metadata", request_body = DatasetMetadataRequest,
+#[utoipa::path(post, path = "/api/v1/datasets/{name}/metadata", params(("name" = String, Path, description = "the dataset")), request_body = DatasetMetadataRequest,
     responses((status = 200, body = DatasetInfo), (status = 400), (status = 404)))]
 #[post("/datasets/{name}/metadata")]
 pub async fn set_metadata(
@@ -166,7 +166,7 @@ pub async fn set_metadata(
 }
 
 /// Remove a dataset (its files stay).
-#[utoipa::path(delete, path = "/api/v1/datasets/{name}", responses((status = 204), (status = 404), (status = 409)))]
+#[utoipa::path(delete, path = "/api/v1/datasets/{name}", params(("name" = String, Path, description = "the dataset")), responses((status = 204), (status = 404), (status = 409)))]
 #[delete("/datasets/{name}")]
 pub async fn remove_dataset(
     state: web::Data<AppState>,

@@ -49,7 +49,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<web::Jso
 }
 
 /// One job with each subjob's state, attempts, runner, exit code, inputs, outputs and logs.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = i64, Path, description = "the job number")), responses((status = 200, body = JobStatus), (status = 404)))]
 #[get("/jobs/{id}")]
 pub async fn status(
     state: web::Data<AppState>,
@@ -63,7 +63,7 @@ pub async fn status(
 }
 
 /// A job's state and subjob counts, without the subjobs (cheap to poll).
-#[utoipa::path(get, path = "/api/v1/jobs/{id}/info", responses((status = 200, body = JobInfo), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/info", params(("id" = i64, Path, description = "the job number")), responses((status = 200, body = JobInfo), (status = 404)))]
 #[get("/jobs/{id}/info")]
 pub async fn info(
     state: web::Data<AppState>,
@@ -77,7 +77,7 @@ pub async fn info(
 }
 
 /// Kill a job: its unfinished subjobs stop.
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/kill", responses((status = 200, body = JobInfo), (status = 404), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/kill", params(("id" = i64, Path, description = "the job number")), responses((status = 200, body = JobInfo), (status = 404), (status = 409)))]
 #[post("/jobs/{id}/kill")]
 pub async fn kill(
     state: web::Data<AppState>,
@@ -99,7 +99,7 @@ pub struct ResubmitRequest {
 }
 
 /// Run failed (and killed) subjobs again.
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/resubmit", request_body = ResubmitRequest,
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/resubmit", params(("id" = i64, Path, description = "the job number")), request_body = ResubmitRequest,
     responses((status = 200, body = JobInfo), (status = 404), (status = 409)))]
 #[post("/jobs/{id}/resubmit")]
 pub async fn resubmit(

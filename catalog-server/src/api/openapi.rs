@@ -72,9 +72,31 @@ use super::{
         storage::upload,
         storage::download,
         storage::remove,
-    )
+    ),
+    modifiers(&Credentials)
 )]
 pub struct ApiDoc;
+
+/// Declares how callers authenticate when auth is `token` or `x509`: a bearer token, or a
+/// TLS client certificate (which OpenAPI 3.0 cannot describe; see the README).
+struct Credentials;
+
+impl utoipa::Modify for Credentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
 
 /// The OpenAPI document of this API.
 #[get("/openapi.json")]

@@ -94,7 +94,7 @@ pub async fn du(
 }
 
 /// One storage element with its usage.
-#[utoipa::path(get, path = "/api/v1/se/{name}", responses((status = 200, body = StorageElementInfo), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/se/{name}", params(("name" = String, Path, description = "the storage element")), responses((status = 200, body = StorageElementInfo), (status = 404)))]
 #[get("/se/{name}")]
 pub async fn show(
     state: web::Data<AppState>,
@@ -107,7 +107,7 @@ pub async fn show(
 }
 
 /// Remove a storage element; refused while it holds replicas.
-#[utoipa::path(delete, path = "/api/v1/se/{name}", responses((status = 204), (status = 404), (status = 409)))]
+#[utoipa::path(delete, path = "/api/v1/se/{name}", params(("name" = String, Path, description = "the storage element")), responses((status = 204), (status = 404), (status = 409)))]
 #[delete("/se/{name}")]
 pub async fn remove_se(
     state: web::Data<AppState>,
