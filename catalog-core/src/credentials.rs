@@ -188,6 +188,11 @@ fn identity(
     Ok((pem, key))
 }
 
+/// A CA file name in the `X509_CERT_DIR` layout: the subject hash and a number, `1a2b3c4d.0`.
+pub fn is_hashed_ca_name(name: &str) -> bool {
+    matches!(name.split_once('.'), Some((h, n)) if h.len() == 8 && n.parse::<u32>().is_ok())
+}
+
 /// Every certificate in a CA directory (`HASH.0` files, `*.pem`, `*.crt`).
 fn ca_certs(dir: &Path) -> Result<Vec<Vec<u8>>, String> {
     let entries = std::fs::read_dir(dir)
@@ -195,9 +200,7 @@ fn ca_certs(dir: &Path) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let wanted = name.ends_with(".pem")
-            || name.ends_with(".crt")
-            || matches!(name.split_once('.'), Some((h, n)) if h.len() == 8 && n.parse::<u32>().is_ok());
+        let wanted = name.ends_with(".pem") || name.ends_with(".crt") || is_hashed_ca_name(&name);
         if wanted && e.path().is_file() {
             let pem = read(&e.path(), "CA certificate")?;
             if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {

@@ -354,16 +354,7 @@ fn hide_unreadable(
     dir: &Dir,
     entries: &mut Vec<Entry>,
 ) -> Result<()> {
-    let (lower, upper) = subtree_bounds(&dir.path);
-    let mut q = directories::table
-        .select(Dir::as_select())
-        .filter(directories::path.gt(lower))
-        .into_boxed();
-    if let Some(u) = upper {
-        q = q.filter(directories::path.lt(u));
-    }
-    let hidden: Vec<String> = q
-        .load::<Dir>(conn)?
+    let hidden: Vec<String> = dirs_below(conn, dir)?
         .into_iter()
         .filter(|d| access::bits(caller, &d.owner, &d.grp, d.mode) & access::READ == 0)
         .map(|d| format!("{}/", d.path))
@@ -400,6 +391,15 @@ pub fn is_empty(conn: &mut DbConn, dir: &Dir) -> Result<bool> {
 }
 
 /// Files (as rows) anywhere below `dir`.
+/// `dir` and every directory below it.
+pub fn dirs_below(conn: &mut DbConn, dir: &Dir) -> Result<Vec<Dir>> {
+    Ok(dir_closure::table
+        .inner_join(directories::table.on(directories::id.eq(dir_closure::descendant)))
+        .filter(dir_closure::ancestor.eq(dir.id))
+        .select(Dir::as_select())
+        .load(conn)?)
+}
+
 pub fn files_below(conn: &mut DbConn, dir: &Dir) -> Result<Vec<FileRow>> {
     let (lower, upper) = subtree_bounds(&dir.path);
     let q = files::table

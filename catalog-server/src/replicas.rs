@@ -53,7 +53,12 @@ pub fn of_files(
 
 /// The replicas of each LFN, in request order.
 pub fn of_lfns(conn: &mut DbConn, lfns: &[String]) -> Result<Vec<FileReplicas>> {
-    let rows: Vec<FileRow> = files::require(conn, lfns)?;
+    let rows = files::require(conn, lfns)?;
+    of_rows(conn, rows)
+}
+
+/// The replicas of files already looked up, in their order.
+pub fn of_rows(conn: &mut DbConn, rows: Vec<FileRow>) -> Result<Vec<FileReplicas>> {
     let ids: Vec<i64> = rows.iter().map(|f| f.id).collect();
     let mut by_file = of_files(conn, &ids)?;
     Ok(rows

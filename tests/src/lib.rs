@@ -236,7 +236,18 @@ impl TestServer {
 
     /// The `catalog` CLI set up against this server, to spawn.
     pub fn catalog_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin_dir().join("catalog"));
+        self.client_command("catalog", args)
+    }
+
+    /// `job-runner ARGS...` set up against this server, to spawn.
+    pub fn job_runner_command(&self, args: &[&str]) -> Command {
+        self.client_command("job-runner", args)
+    }
+
+    /// A client binary run in this server's directory, pointed at it, with only the
+    /// credentials a test gives it.
+    fn client_command(&self, bin: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin_dir().join(bin));
         cmd.args(args)
             .env("CATALOG_URL", &self.url)
             .current_dir(self.dir.path())
@@ -268,11 +279,7 @@ impl TestServer {
 
     /// Runs `job-runner ARGS...` against this server, in its directory.
     pub fn job_runner(&self, args: &[&str]) -> Output {
-        Command::new(bin_dir().join("job-runner"))
-            .args(args)
-            .env("CATALOG_URL", &self.url)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
+        self.job_runner_command(args)
             .output()
             .expect("run job-runner")
     }
@@ -280,13 +287,14 @@ impl TestServer {
     /// Starts a `job-runner work` daemon against this server; its log goes to `log`. It is
     /// killed when the returned guard is dropped (also when a test fails).
     pub fn spawn_runner(&self, args: &[&str], log: &str) -> Runner {
+        self.spawn_runner_with(self.job_runner_command(&[]), args, log)
+    }
+
+    /// [`TestServer::spawn_runner`] from a command set up by the caller (e.g. its token).
+    pub fn spawn_runner_with(&self, mut cmd: Command, args: &[&str], log: &str) -> Runner {
         let log = std::fs::File::create(self.dir.path().join(log)).expect("runner log");
-        Command::new(bin_dir().join("job-runner"))
-            .arg("work")
+        cmd.arg("work")
             .args(args)
-            .env("CATALOG_URL", &self.url)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()

@@ -131,7 +131,7 @@ pub async fn file_replicas(
             .read(move |c| {
                 let rows = files::require(c, &req.lfns)?;
                 Guard::new(&caller).files(c, &rows, Need::Read)?;
-                replicas::of_lfns(c, &req.lfns)
+                replicas::of_rows(c, rows)
             })
             .await?,
     }))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::files::registered;
 use crate::app::AppState;
-use crate::auth::{access, Caller, RunnerCaller};
+use crate::auth::{access, AnyCaller, Caller};
 use crate::db::DbConn;
 use crate::error::{Code, Result};
 use crate::jobs;
@@ -118,7 +118,7 @@ pub async fn resubmit(
 #[post("/runners/claim")]
 pub async fn claim(
     state: web::Data<AppState>,
-    RunnerCaller(caller): RunnerCaller,
+    AnyCaller(caller): AnyCaller,
     req: web::Json<ClaimRequest>,
 ) -> Result<web::Json<ClaimResponse>> {
     let mut leases = state
@@ -139,7 +139,7 @@ pub async fn claim(
 #[post("/runners/heartbeat")]
 pub async fn heartbeat(
     state: web::Data<AppState>,
-    RunnerCaller(caller): RunnerCaller,
+    AnyCaller(caller): AnyCaller,
     req: web::Json<HeartbeatRequest>,
 ) -> Result<web::Json<HeartbeatResponse>> {
     Ok(web::Json(
@@ -161,7 +161,7 @@ pub async fn heartbeat(
 #[post("/runners/complete")]
 pub async fn complete(
     state: web::Data<AppState>,
-    RunnerCaller(caller): RunnerCaller,
+    AnyCaller(caller): AnyCaller,
     req: web::Json<FinishRequest>,
 ) -> Result<web::Json<FinishResponse>> {
     let req = req.into_inner();
@@ -195,7 +195,7 @@ pub async fn complete(
 #[post("/runners/fail")]
 pub async fn fail(
     state: web::Data<AppState>,
-    RunnerCaller(caller): RunnerCaller,
+    AnyCaller(caller): AnyCaller,
     req: web::Json<FinishRequest>,
 ) -> Result<web::Json<FinishResponse>> {
     Ok(web::Json(

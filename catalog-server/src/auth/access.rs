@@ -157,11 +157,14 @@ impl<'a> Guard<'a> {
         Ok(())
     }
 
-    fn verdict(&mut self, conn: &mut DbConn, id: i64) -> Result<Verdict> {
+    fn verdict(&mut self, conn: &mut DbConn, id: i64) -> Result<&Verdict> {
         self.load(conn, &[id])?;
+        self.loaded(id)
+    }
+
+    fn loaded(&self, id: i64) -> Result<&Verdict> {
         self.dirs
             .get(&id)
-            .cloned()
             .ok_or_else(|| Error::not_found(format!("directory {id} vanished")))
     }
 
@@ -175,9 +178,10 @@ impl<'a> Guard<'a> {
         if self.caller.admin {
             return Ok(());
         }
+        let caller = self.caller;
         match self.verdict(conn, dir.id)? {
             Verdict::Hidden(h) => Err(denial(
-                self.caller,
+                caller,
                 Need::Read,
                 what,
                 &h.path,
@@ -185,25 +189,18 @@ impl<'a> Guard<'a> {
                 &h.grp,
                 h.mode,
             )),
-            Verdict::Bits { bits, dir: d } if bits & need.bit() == 0 => Err(denial(
-                self.caller,
-                need,
-                what,
-                &d.path,
-                &d.owner,
-                &d.grp,
-                d.mode,
+            Verdict::Bits { bits, dir: d } if *bits & need.bit() == 0 => Err(denial(
+                caller, need, what, &d.path, &d.owner, &d.grp, d.mode,
             )),
             Verdict::Bits { .. } => Ok(()),
         }
     }
 
-    /// Whether the caller may see into `dir` (it and every directory above it readable).
-    pub fn sees_into(&mut self, conn: &mut DbConn, dir_id: i64) -> Result<bool> {
-        if self.caller.admin {
-            return Ok(true);
-        }
-        Ok(matches!(self.verdict(conn, dir_id)?, Verdict::Bits { bits, .. } if bits & READ != 0))
+    /// Whether the caller may see into a directory already loaded (it and every directory
+    /// above it readable).
+    fn sees_into(&self, dir_id: i64) -> bool {
+        self.caller.admin
+            || matches!(self.dirs.get(&dir_id), Some(Verdict::Bits { bits, .. }) if bits & READ != 0)
     }
 
     /// `need` on each of `files`: the same on its directory, and on the file itself.
@@ -214,7 +211,7 @@ impl<'a> Guard<'a> {
         let ids: Vec<i64> = files.iter().map(|f| f.dir_id).collect();
         self.load(conn, &ids)?;
         for f in files {
-            match self.verdict(conn, f.dir_id)? {
+            match self.loaded(f.dir_id)? {
                 Verdict::Hidden(h) => {
                     return Err(denial(
                         self.caller,
@@ -226,7 +223,7 @@ impl<'a> Guard<'a> {
                         h.mode,
                     ))
                 }
-                Verdict::Bits { bits, dir } if bits & need.bit() == 0 => {
+                Verdict::Bits { bits, dir } if *bits & need.bit() == 0 => {
                     return Err(denial(
                         self.caller,
                         need,
@@ -269,8 +266,7 @@ impl<'a> Guard<'a> {
         let mut out = Vec::with_capacity(files.len());
         for f in files {
             let r = row(&f);
-            let dir_ok = self.sees_into(conn, r.dir_id)?;
-            if dir_ok && bits(self.caller, &r.owner, &r.grp, r.mode) & READ != 0 {
+            if self.sees_into(r.dir_id) && bits(self.caller, &r.owner, &r.grp, r.mode) & READ != 0 {
                 out.push(f);
             }
         }
@@ -438,25 +434,12 @@ pub fn check_subtree(conn: &mut DbConn, caller: &Caller, dir: &Dir) -> Result<()
     if caller.admin {
         return Ok(());
     }
-    let below: Vec<Dir> = dir_closure::table
-        .inner_join(directories::table.on(directories::id.eq(dir_closure::descendant)))
-        .filter(dir_closure::ancestor.eq(dir.id))
-        .select(Dir::as_select())
-        .load(conn)?;
     let mut g = Guard::new(caller);
-    for d in &below {
-        g.dir(conn, d, Need::Write)?;
+    for d in crate::namespace::dirs_below(conn, dir)? {
+        g.dir(conn, &d, Need::Write)?;
     }
-    use crate::db::schema::files;
-    let ids: Vec<i64> = below.iter().map(|d| d.id).collect();
-    for chunk in ids.chunks(rows_per_statement(1)) {
-        let rows: Vec<FileRow> = files::table
-            .filter(files::dir_id.eq_any(chunk))
-            .select(FileRow::as_select())
-            .load(conn)?;
-        g.files(conn, &rows, Need::Write)?;
-    }
-    Ok(())
+    let files = crate::namespace::files_below(conn, dir)?;
+    g.files(conn, &files, Need::Write)
 }
 
 /// Reading or writing an object `pfn` of storage element `se` through the server: a

@@ -68,23 +68,24 @@ impl AuditLog {
         tokio::spawn(async move {
             let mut batch = Vec::new();
             while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let entries = std::mem::take(&mut batch);
+                let entries = std::sync::Arc::new(std::mem::take(&mut batch));
                 let n = entries.len();
-                let mut pending = Some(entries);
                 // The database may be away for a while: keep the entries and retry.
+                let mut written = false;
                 for attempt in 0..60 {
-                    let entries = pending.take().unwrap_or_default();
-                    let keep = entries.clone();
-                    match db.write(move |c| insert(c, &entries)).await {
-                        Ok(()) => break,
+                    let these = entries.clone();
+                    match db.write(move |c| insert(c, &these)).await {
+                        Ok(()) => {
+                            written = true;
+                            break;
+                        }
                         Err(e) => {
                             tracing::warn!(entries = n, attempt, error = %e, "audit entries not written yet");
-                            pending = Some(keep);
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                     }
                 }
-                if pending.is_some() {
+                if !written {
                     tracing::error!(entries = n, "audit entries lost: the database stayed away");
                 }
             }

@@ -134,10 +134,11 @@ impl Caller {
     }
 }
 
-/// The caller of the job runner's own calls (claim, heartbeat, finish): runner tokens
-/// welcome; `jobs::check_runs` says for which jobs.
+/// Any authenticated caller, job runners included, as themselves (no lease delegation): the
+/// runner's own calls (claim, heartbeat, finish; `jobs::check_runs` says for which jobs) and
+/// `whoami`.
 #[derive(Debug, Clone)]
-pub struct RunnerCaller(pub Caller);
+pub struct AnyCaller(pub Caller);
 
 /// The caller of `req`. With `delegate`, a runner that sends a lease of a running subjob
 /// (`x-catalog-lease: JOB:SUBJOB:TOKEN`) acts as the job's submitter.
@@ -267,13 +268,13 @@ impl FromRequest for Caller {
     }
 }
 
-impl FromRequest for RunnerCaller {
+impl FromRequest for AnyCaller {
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<RunnerCaller>>;
+    type Future = LocalBoxFuture<'static, Result<AnyCaller>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { Ok(RunnerCaller(authenticate(req, false).await?)) })
+        Box::pin(async move { Ok(AnyCaller(authenticate(req, false).await?)) })
     }
 }
 

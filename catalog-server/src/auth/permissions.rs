@@ -5,11 +5,10 @@ use catalog_core::lfn;
 use diesel::prelude::*;
 
 use super::{users, Caller, Guard};
-use crate::db::schema::{dir_closure, directories, files};
+use crate::db::schema::{directories, files};
 use crate::db::{rows_per_statement, DbConn};
 use crate::error::{Error, Result};
-use crate::files::FileRow;
-use crate::namespace::{self, Dir};
+use crate::namespace;
 
 /// Files keep only read and write bits.
 const FILE_BITS: i32 = 0o666;
@@ -55,26 +54,11 @@ pub fn change(
     }
     let guard = Guard::new(caller);
     let (dirs, file_rows) = match namespace::find_dir(conn, &req.path)? {
-        Some(dir) => {
-            let dirs = if req.recursive {
-                subtree(conn, &dir)?
-            } else {
-                vec![dir]
-            };
-            let ids: Vec<i64> = dirs.iter().map(|d| d.id).collect();
-            let mut rows = Vec::new();
-            if req.recursive {
-                for chunk in ids.chunks(rows_per_statement(1)) {
-                    rows.extend(
-                        files::table
-                            .filter(files::dir_id.eq_any(chunk))
-                            .select(FileRow::as_select())
-                            .load::<FileRow>(conn)?,
-                    );
-                }
-            }
-            (dirs, rows)
-        }
+        Some(dir) if req.recursive => (
+            namespace::dirs_below(conn, &dir)?,
+            namespace::files_below(conn, &dir)?,
+        ),
+        Some(dir) => (vec![dir], Vec::new()),
         None => (
             Vec::new(),
             crate::files::require(conn, std::slice::from_ref(&req.path))?,
@@ -127,13 +111,4 @@ pub fn change(
         path: req.path.clone(),
         changed: (dir_ids.len() + file_ids.len()) as u64,
     })
-}
-
-/// `dir` and every directory below it.
-fn subtree(conn: &mut DbConn, dir: &Dir) -> Result<Vec<Dir>> {
-    Ok(dir_closure::table
-        .inner_join(directories::table.on(directories::id.eq(dir_closure::descendant)))
-        .filter(dir_closure::ancestor.eq(dir.id))
-        .select(Dir::as_select())
-        .load(conn)?)
 }

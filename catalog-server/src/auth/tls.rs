@@ -68,9 +68,7 @@ impl PeerVerifier {
             .map_err(|e| anyhow::anyhow!("cannot read the CA directory {dir}: {e}"))?
             .filter_map(|e| e.ok())
             .any(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                matches!(name.split_once('.'), Some((h, n)) if h.len() == 8 && n.parse::<u32>().is_ok())
+                catalog_core::credentials::is_hashed_ca_name(&e.file_name().to_string_lossy())
             });
         if !hashed {
             anyhow::bail!(

@@ -1091,13 +1091,8 @@ fn queries_hide_unreadable_files(backend: Backend) {
 
 /// `job-runner ARGS` with `token`.
 fn runner_command(s: &TestServer, token: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(bin_dir().join("job-runner"));
-    c.args(args)
-        .env("CATALOG_URL", &s.url)
-        .env("CATALOG_TOKEN", token)
-        .env("XDG_CONFIG_HOME", s.dir.path().join("config"))
-        .current_dir(s.dir.path())
-        .stdin(std::process::Stdio::null());
+    let mut c = s.job_runner_command(args);
+    c.env("CATALOG_TOKEN", token);
     c
 }
 
@@ -1167,12 +1162,11 @@ fn jobs_run_as_their_submitter(backend: Backend) {
         .unwrap();
     assert!(!out.status.success(), "{out:?}");
     // A runner token claims; staging and outputs happen as alice, in her private directory.
-    let log = std::fs::File::create(s.dir.path().join("runner.log")).unwrap();
-    let mut work = runner_command(&s, &runner, &["work", "--slots", "2"])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut work = s.spawn_runner_with(
+        runner_command(&s, &runner, &[]),
+        &["--slots", "2"],
+        "runner.log",
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     let mut st = Value::Null;
     while std::time::Instant::now() < deadline {
@@ -1182,8 +1176,7 @@ fn jobs_run_as_their_submitter(backend: Backend) {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let _ = work.kill();
-    let _ = work.wait();
+    work.kill();
     let runner_log = std::fs::read_to_string(s.dir.path().join("runner.log")).unwrap_or_default();
     assert_eq!(st["job"]["state"], "completed", "{st}\n{runner_log}");
     let listing: Value =
