@@ -2,7 +2,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use catalog_server::config::ConfigArgs;
-use catalog_server::{app, db};
+use catalog_server::{app, backup, db};
 
 /// The metadata file catalogue server. With no subcommand it serves, on an embedded SQLite
 /// database and a local storage element in ./catalog-data unless told otherwise.
@@ -30,6 +30,21 @@ enum Command {
     /// Users, groups, tokens and the audit log (on the database; the server may be running)
     #[command(subcommand)]
     Admin(catalog_server::admin::AdminCommand),
+    /// Write the whole catalogue to FILE (gzip-compressed JSON lines), read in one snapshot
+    /// while the server runs: namespace, files, replicas, metadata, fields, schemas,
+    /// provenance, datasets, jobs, users, groups, token hashes and the audit log. The bytes on
+    /// storage elements are not in it.
+    Dump {
+        /// Where to write it; `-` for standard output
+        file: std::path::PathBuf,
+    },
+    /// Load a dump into an empty database (of either kind: this is also how to move from
+    /// SQLite to PostgreSQL), then rebuild the search index. One transaction: a dump that is
+    /// cut short or refused leaves the database as it was.
+    Restore {
+        /// The dump; `-` for standard input
+        file: std::path::PathBuf,
+    },
 }
 
 fn main() {
@@ -44,7 +59,7 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.resolve()?;
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn,tantivy=warn"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -60,33 +75,89 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database {} is up to date", config.database_url.redacted());
             Ok(())
         }
-        Command::Reindex => {
-            let db = db::Db::open(&config.database_url)?;
-            let search = catalog_server::search::Search::open(&config.data_dir.join("search"))?;
-            let mut conn = db.write_conn()?;
-            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let n = search.rebuild(&mut conn, &|done, total| {
-                if tty {
-                    eprint!("\rindexed {done} of {total} files");
-                }
-            })?;
-            if tty {
-                eprintln!();
-            }
-            println!(
-                "search index rebuilt: {n} files, in {}",
-                config.data_dir.join("search").display()
-            );
-            Ok(())
-        }
+        Command::Reindex => reindex(&config, &db::Db::open(&config.database_url)?),
         Command::Admin(cmd) => {
             let db = db::Db::open(&config.database_url)?;
             catalog_server::admin::run(&db, cmd)
+        }
+        Command::Dump { file } => {
+            let db = db::Db::open(&config.database_url)?;
+            let summary = backup::dump_to_path(&mut *db.read_conn()?, &file, &table_progress)?;
+            let size = match std::fs::metadata(&file) {
+                Ok(m) if file.as_os_str() != "-" => format!(", {}", human_bytes(m.len())),
+                _ => String::new(),
+            };
+            eprintln!(
+                "dumped {} rows of {} tables ({} files, {} replicas, {} directories, {} jobs; schema {}) to {}{size} in {:.1} s",
+                summary.rows(),
+                summary.tables.len(),
+                summary.of("files"),
+                summary.of("replicas"),
+                summary.of("directories"),
+                summary.of("jobs"),
+                summary.schema,
+                file.display(),
+                summary.seconds
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let db = db::Db::open(&config.database_url)?;
+            let summary =
+                backup::restore_from_path(&mut *db.write_conn()?, &file, &table_progress)?;
+            println!(
+                "restored {} rows of {} tables ({} files, {} replicas, {} directories, {} jobs) into {} in {:.1} s",
+                summary.rows(),
+                summary.tables.len(),
+                summary.of("files"),
+                summary.of("replicas"),
+                summary.of("directories"),
+                summary.of("jobs"),
+                config.database_url.redacted(),
+                summary.seconds
+            );
+            reindex(&config, &db)
         }
         Command::Serve => {
             let state = app::open(&config)?;
             actix_web::rt::System::new().block_on(app::serve(config, state, cli.insecure))
         }
+    }
+}
+
+/// Rebuilds the full-text search index from the database.
+fn reindex(config: &catalog_server::config::Config, db: &db::Db) -> anyhow::Result<()> {
+    let search = catalog_server::search::Search::open(&config.data_dir.join("search"))?;
+    let mut conn = db.write_conn()?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let n = search.rebuild(&mut conn, &|done, total| {
+        if tty {
+            eprint!("\rindexed {done} of {total} files");
+        }
+    })?;
+    if tty {
+        eprintln!();
+    }
+    println!(
+        "search index rebuilt: {n} files, in {}",
+        config.data_dir.join("search").display()
+    );
+    Ok(())
+}
+
+/// A line on standard error per table dumped or restored, when it is a terminal.
+fn table_progress(table: &str, rows: u64) {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!("  {table}: {rows} rows");
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} bytes"),
     }
 }
 

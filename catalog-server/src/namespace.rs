@@ -3,7 +3,7 @@
 
 use catalog_core::api::{DirInfo, Entry, Listing};
 use catalog_core::lfn;
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 
@@ -54,8 +54,10 @@ struct NewDir<'a> {
     created: NaiveDateTime,
 }
 
+/// The time now, to the microsecond: what PostgreSQL keeps, so both databases hold (and
+/// dumps carry) the same times.
 pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
+    Utc::now().naive_utc().trunc_subsecs(6)
 }
 
 /// Bounds of the paths strictly below `path`, for a range scan on a path index:

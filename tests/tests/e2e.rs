@@ -2,6 +2,7 @@
 
 mod e2e {
     pub mod auth;
+    pub mod backup;
     pub mod bad_input;
     pub mod bench_smoke;
     pub mod catalogue;

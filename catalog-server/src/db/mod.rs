@@ -244,6 +244,11 @@ impl Db {
         run_blocking(self.write.clone(), move |conn| conn.transaction(f)).await
     }
 
+    /// A read connection for tasks outside a request.
+    pub fn read_conn(&self) -> Result<r2d2::PooledConnection<ConnManager>, Error> {
+        Ok(self.read.get()?)
+    }
+
     /// A write connection for start-up tasks outside a request.
     pub fn write_conn(&self) -> Result<r2d2::PooledConnection<ConnManager>, Error> {
         Ok(self.write.get()?)

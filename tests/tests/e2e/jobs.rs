@@ -57,7 +57,7 @@ fn wait_for(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn wait_job_state(s: &TestServer, job: i64, state: &str) -> Value {
+pub fn wait_job_state(s: &TestServer, job: i64, state: &str) -> Value {
     let mut last = Value::Null;
     wait_for(
         &format!("job {job} to be {state}"),
@@ -81,7 +81,7 @@ fn spec(s: &TestServer, name: &str, toml: &str, files: &[(&str, &str)]) -> Strin
     path.to_str().expect("path").to_owned()
 }
 
-fn submit(s: &TestServer, spec: &str) -> i64 {
+pub fn submit(s: &TestServer, spec: &str) -> i64 {
     let out = ok(s.job_runner(&["submit", spec]), "job-runner submit");
     out.split_whitespace()
         .nth(1)
@@ -365,7 +365,7 @@ lfn = "/out/{job}/{subjob}/{name}"
 }
 
 /// A job of `n` subjobs, one per input file under /many, whose command runs `cmd`.
-fn many_inputs_job(s: &TestServer, n: usize, name: &str, cmd: &str, extra: &str) -> String {
+pub fn many_inputs_job(s: &TestServer, n: usize, name: &str, cmd: &str, extra: &str) -> String {
     let dir = s.scratch(&format!("many-{name}"));
     for i in 0..n {
         std::fs::write(dir.join(format!("m{i:03}.dat")), format!("{i}\n")).expect("input");
