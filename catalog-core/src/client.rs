@@ -25,6 +25,16 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Whether the call may be made again as it was: the server could not be reached, the
+    /// connection broke before an answer (the server went away), or it answered 503 (its
+    /// database away or busy). Worth retrying only for calls that are safe to repeat.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Connect { .. } | ClientError::Transport { .. }
+        ) || self.status() == Some(503)
+    }
+
     /// The HTTP status of an API error, if the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {

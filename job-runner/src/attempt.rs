@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::outputs;
+use crate::retry::retrying;
 use crate::stage;
 
 /// How an attempt ended on the runner's side.
@@ -243,7 +244,12 @@ pub async fn attempt(
     // Inputs are read, and outputs and the log written, as the job's submitter; the runner
     // reports the attempt as itself.
     let acting = client.for_lease(&lease_ref);
-    let declared = retrying("read the metadata fields", || acting.field_types()).await?;
+    let declared = retrying(
+        "read the metadata fields",
+        || acting.field_types(),
+        catalog_core::ClientError::is_transient,
+    )
+    .await?;
     let outcome = run(&acting, lease, &dir, &log, &declared, &cancel).await;
     if !log.exists() {
         std::fs::write(&log, outcome.failure.as_deref().unwrap_or("")).ok();
@@ -256,9 +262,13 @@ pub async fn attempt(
         outputs: outcome.outputs.clone(),
         log: log_file,
     };
-    let answer = retrying("report the attempt", || {
-        client.finish(&req, outcome.failure.is_none())
-    })
+    // Finishing is idempotent (a repeated call answers what the first did), so an answer lost
+    // with a server that went away is asked for again.
+    let answer = retrying(
+        "report the attempt",
+        || client.finish(&req, outcome.failure.is_none()),
+        catalog_core::ClientError::is_transient,
+    )
     .await;
     if !keep {
         std::fs::remove_dir_all(&dir).ok();
@@ -279,34 +289,6 @@ pub async fn attempt(
                 lease.subjob,
                 lease.attempt
             )
-        }
-    }
-}
-
-/// `call`, tried again for up to a minute while the server answers 503 (its database away or
-/// busy) or cannot be reached: nothing was done then. Giving up on `finish` would leave the
-/// subjob leased, and its outputs removed, until the lease expires; giving up on the first
-/// calls would spend an attempt on a blip. Other errors (a refused lease, an answer lost in
-/// transit) are not retried.
-async fn retrying<T, F, Fut>(what: &str, call: F) -> Result<T, catalog_core::ClientError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, catalog_core::ClientError>>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut wait = Duration::from_millis(250);
-    loop {
-        match call().await {
-            Err(e)
-                if (e.status() == Some(503)
-                    || matches!(e, catalog_core::ClientError::Connect { .. }))
-                    && std::time::Instant::now() + wait < deadline =>
-            {
-                tracing::warn!(error = %e, "cannot {what} yet; retrying");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(8));
-            }
-            answer => return answer,
         }
     }
 }

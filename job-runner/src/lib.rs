@@ -4,6 +4,7 @@
 
 pub mod attempt;
 pub mod outputs;
+pub mod retry;
 pub mod runner;
 pub mod stage;
 pub mod submit;

@@ -12,6 +12,8 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::retry::retrying;
+
 /// What an output is before it is uploaded.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -296,13 +298,21 @@ pub async fn upload(client: &Client, lease: &Lease, p: &Planned) -> anyhow::Resu
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let pfn = pfn(lease, &name);
-    let sums = transfer::upload_file(
-        client,
-        &p.se,
-        &pfn,
-        &p.path,
-        lease.algorithms(),
-        no_progress(),
+    // Sent again while the server is away. An upload cut off after the server stored it meets
+    // "object exists" the second time: the attempt fails, and the next one uploads afresh.
+    let sums = retrying(
+        &format!("upload {name}"),
+        || {
+            transfer::upload_file(
+                client,
+                &p.se,
+                &pfn,
+                &p.path,
+                lease.algorithms(),
+                no_progress(),
+            )
+        },
+        |e| matches!(e, transfer::TransferError::Client(c) if c.is_transient()),
     )
     .await
     .with_context(|| format!("cannot upload {name} to storage element {}", p.se))?;

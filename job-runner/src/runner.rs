@@ -100,9 +100,15 @@ pub async fn work(
         }
         // With nothing running and nothing to claim, the job may have ended.
         if let (Some(job), true, true) = (cfg.only_job, running.is_empty(), nothing_to_claim) {
-            let info = client.job_info(job).await?;
-            if matches!(info.state.as_str(), "completed" | "failed" | "killed") {
-                break;
+            match client.job_info(job).await {
+                Ok(info) if matches!(info.state.as_str(), "completed" | "failed" | "killed") => {
+                    break
+                }
+                Ok(_) => {}
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "cannot read the job's state; retrying");
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         let used = running.values().fold((0, 0, 0), |a, r| {

@@ -102,7 +102,11 @@ impl TestServer {
             serde_json::to_string(&env).expect("env"),
         )
         .expect("env file");
-        let (child, url) = spawn_server(dir.path(), pg_database.as_ref().map(|d| d.url.as_str()));
+        let (child, url) = spawn_server(
+            dir.path(),
+            pg_database.as_ref().map(|d| d.url.as_str()),
+            "127.0.0.1:0",
+        );
         TestServer {
             backend,
             url,
@@ -201,11 +205,20 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
-    /// Starts the server again on the same data and database (after [`TestServer::stop`]).
+    /// Starts the server again on the same data, database and address (after
+    /// [`TestServer::stop`] or [`TestServer::kill_server`]), as an operator restarting it would,
+    /// so clients that were talking to it find it again.
     pub fn restart(&mut self) {
+        let address = self
+            .url
+            .strip_prefix("http://")
+            .or_else(|| self.url.strip_prefix("https://"))
+            .unwrap_or(&self.url)
+            .to_owned();
         let (child, url) = spawn_server(
             self.dir.path(),
             self.pg_database.as_ref().map(|d| d.url.as_str()),
+            &address,
         );
         self.child = child;
         self.url = url;
@@ -513,7 +526,7 @@ impl Drop for Runner {
 
 /// Starts `catalog-server` on `dir`/data (and PostgreSQL database `pg`, if any), on a free
 /// port; returns the process and its URL.
-fn spawn_server(dir: &Path, pg: Option<&str>) -> (Child, String) {
+fn spawn_server(dir: &Path, pg: Option<&str>, bind: &str) -> (Child, String) {
     let mut cmd = Command::new(bin_dir().join("catalog-server"));
     let env: Vec<(String, String)> = std::fs::read_to_string(dir.join("server.env"))
         .ok()
@@ -523,7 +536,7 @@ fn spawn_server(dir: &Path, pg: Option<&str>) -> (Child, String) {
     cmd.arg("--data-dir")
         .arg(dir.join("data"))
         .arg("--bind")
-        .arg("127.0.0.1:0");
+        .arg(bind);
     if let Some(url) = pg {
         cmd.arg("--database-url").arg(url);
     }

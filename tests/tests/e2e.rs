@@ -9,6 +9,7 @@ mod e2e {
     pub mod crash;
     pub mod datasets;
     pub mod db_restart;
+    pub mod faults;
     pub mod finding;
     pub mod fixtures;
     pub mod jobs;
