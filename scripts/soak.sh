@@ -10,7 +10,7 @@
 #   DBS="sqlite postgres"   which databases
 #   PG_URL=postgres://postgres@127.0.0.1:5432   a PostgreSQL server; the run gets a fresh
 #                           database catalog_soak on it
-#   WARMUP=60  FILES=10000  SEED=1    catalog-soak's --warmup, --files, --seed
+#   WARMUP=60  FILES=100000  SEED=1    catalog-soak's --warmup, --files, --seed
 # Results: bench-results/soak-DB.json and bench-results/soak.md (one table row per database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ status=0
   echo "|---|---|---|---|---|---|---|---|"
 } > "$out/soak.md"
 for db in ${DBS:-sqlite postgres}; do
-  args=(--seconds "$seconds" --rate "$rate" --warmup "${WARMUP:-60}" --files "${FILES:-10000}"
+  args=(--seconds "$seconds" --rate "$rate" --warmup "${WARMUP:-60}" --files "${FILES:-100000}"
         --seed "${SEED:-1}" --out "$out/soak-$db.json")
   if [ "$db" = postgres ]; then
     psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS catalog_soak" -c "CREATE DATABASE catalog_soak" >/dev/null ||

@@ -5,7 +5,7 @@
 //! puts both side by side, and prints a Markdown table with medians and 90th percentiles.
 
 use anyhow::{bail, Context};
-use catalog_bench::server::{peak_mib, sibling, start_server, status_mib, Server};
+use catalog_bench::server::{peak_mib, sibling, start_server, status_mib, wait_healthy, Server};
 use catalog_bench::workload::{self, Workload};
 use catalog_core::api::{FindRequest, NewField, NewStorageElement, ParentLinks, RegisterRequest};
 use catalog_core::meta::FieldType;
@@ -736,13 +736,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let client = Client::new(&url);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.health().await.is_err() {
-        if Instant::now() > deadline {
-            bail!("the server at {url} does not answer /healthz");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_healthy(&client).await?;
     let dirs = cli.dirs.unwrap_or((cli.files / 100).max(1));
     let anon = server
         .as_ref()

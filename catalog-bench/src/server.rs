@@ -2,8 +2,10 @@
 //! fresh data directory, and its memory read from /proc.
 
 use anyhow::{bail, Context};
+use catalog_core::Client;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A server this run started; killed when dropped.
 pub struct Server {
@@ -82,4 +84,19 @@ pub fn status_mib(pid: &str, key: &str) -> Option<f64> {
 /// files it maps (the search index) that were resident at once.
 pub fn peak_mib(pid: &str) -> Option<f64> {
     status_mib(pid, "VmHWM")
+}
+
+/// Waits up to 30 s for the server behind `client` to answer /healthz.
+pub async fn wait_healthy(client: &Client) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.health().await.is_err() {
+        if Instant::now() > deadline {
+            bail!(
+                "the server at {} does not answer /healthz",
+                client.base_url()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }

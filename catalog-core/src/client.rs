@@ -68,6 +68,11 @@ pub struct Client {
     lease: Option<String>,
 }
 
+/// How long an idle kept-alive connection is reused: under the server's 30 s keep-alive, so
+/// the client never sends on a connection the server is closing at that moment (measured: 9
+/// "error sending request" in 600,000 requests of the soak test with reqwest's 90 s).
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The header with which a runner acts for the submitter of the subjob it holds a lease on.
 pub const LEASE_HEADER: &str = "x-catalog-lease";
 
@@ -76,6 +81,7 @@ impl Client {
     pub fn new(base: &str) -> Self {
         let http = reqwest::Client::builder()
             .user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .unwrap_or_default();
         Client {
@@ -92,8 +98,9 @@ impl Client {
         creds: &crate::credentials::Credentials,
     ) -> Result<Self, String> {
         use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-        let mut b =
-            reqwest::Client::builder().user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION")));
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(POOL_IDLE);
         if let Some(t) = &creds.token {
             let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
                 .map_err(|_| "the token is not a valid header value".to_owned())?;

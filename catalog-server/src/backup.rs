@@ -255,6 +255,19 @@ impl Summary {
         self.tables.iter().map(|(_, n)| n).sum()
     }
 
+    /// "N rows of T tables (F files, R replicas, D directories, J jobs)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} rows of {} tables ({} files, {} replicas, {} directories, {} jobs)",
+            self.rows(),
+            self.tables.len(),
+            self.of("files"),
+            self.of("replicas"),
+            self.of("directories"),
+            self.of("jobs")
+        )
+    }
+
     pub fn of(&self, table: &str) -> u64 {
         self.tables
             .iter()

@@ -700,6 +700,13 @@ fn end_subjob(
 /// The job's state from its subjobs': the merge step is released when every other subjob
 /// is done; the job ends when nothing is left to run (unless it watches for files).
 fn settle_job(conn: &mut DbConn, job: i64) -> Result<()> {
+    // Locks the job's row before counting: two subjobs finishing at once would otherwise each
+    // count the other as still running (on PostgreSQL a statement sees what was committed
+    // when it began) and leave the job running with every subjob done. Found by the fault
+    // test (tests/tests/e2e/faults.rs, seed 2).
+    diesel::update(jobs::table.find(job))
+        .set(jobs::modified.eq(jobs::modified))
+        .execute(conn)?;
     let row = get_job(conn, job)?;
     if row.state == "killed" {
         return Ok(());

@@ -88,13 +88,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => String::new(),
             };
             eprintln!(
-                "dumped {} rows of {} tables ({} files, {} replicas, {} directories, {} jobs; schema {}) to {}{size} in {:.1} s",
-                summary.rows(),
-                summary.tables.len(),
-                summary.of("files"),
-                summary.of("replicas"),
-                summary.of("directories"),
-                summary.of("jobs"),
+                "dumped {} (schema {}) to {}{size} in {:.1} s",
+                summary.describe(),
                 summary.schema,
                 file.display(),
                 summary.seconds
@@ -106,13 +101,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let summary =
                 backup::restore_from_path(&mut *db.write_conn()?, &file, &table_progress)?;
             println!(
-                "restored {} rows of {} tables ({} files, {} replicas, {} directories, {} jobs) into {} in {:.1} s",
-                summary.rows(),
-                summary.tables.len(),
-                summary.of("files"),
-                summary.of("replicas"),
-                summary.of("directories"),
-                summary.of("jobs"),
+                "restored {} into {} in {:.1} s",
+                summary.describe(),
                 config.database_url.redacted(),
                 summary.seconds
             );

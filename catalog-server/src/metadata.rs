@@ -269,6 +269,13 @@ pub fn set(conn: &mut DbConn, path: &str, values: &Metadata) -> Result<PathMetad
     let field_ids: Vec<i64> = stored.iter().map(|(f, _)| *f).collect();
     match &t {
         Target::File(f) => {
+            // First, so that it locks the file's row: two changes of the same file then
+            // follow each other instead of both deleting the old value and both inserting
+            // (on PostgreSQL the second insert failed on the primary key; measured in the
+            // soak test: 7 in 60,000 concurrent metadata sets).
+            diesel::update(crate::db::schema::files::table.find(f.id))
+                .set(crate::db::schema::files::modified.eq(now()))
+                .execute(conn)?;
             diesel::delete(
                 file_meta::table
                     .filter(file_meta::file_id.eq(f.id))
@@ -280,11 +287,13 @@ pub fn set(conn: &mut DbConn, path: &str, values: &Metadata) -> Result<PathMetad
                 .map(|(field, v)| v.file_row(f.id, *field))
                 .collect();
             crate::insert_rows!(conn, file_meta::table, &rows)?;
-            diesel::update(crate::db::schema::files::table.find(f.id))
-                .set(crate::db::schema::files::modified.eq(now()))
-                .execute(conn)?;
         }
         Target::Dir(d) => {
+            use crate::db::schema::directories;
+            // Locks the directory's row, as above.
+            diesel::update(directories::table.find(d.id))
+                .set(directories::mode.eq(directories::mode))
+                .execute(conn)?;
             diesel::delete(
                 dir_meta::table
                     .filter(dir_meta::dir_id.eq(d.id))

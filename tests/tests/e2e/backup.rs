@@ -32,6 +32,14 @@ fn server_cmd(data: &Path, pg: Option<&Database>, args: &[&str]) -> Output {
         .expect("run catalog-server")
 }
 
+/// `catalog-server restore DUMP` into `data` and `pg`, which must succeed; what it said.
+fn restore(data: &Path, pg: Option<&Database>, dump: &Path, what: &str) -> String {
+    succeeded(
+        server_cmd(data, pg, &["restore", dump.to_str().expect("path")]),
+        what,
+    )
+}
+
 fn succeeded(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
@@ -229,14 +237,7 @@ fn dump_and_restore_between_sqlite_and_postgres_keep_everything() {
     // Into PostgreSQL; a server on it answers as the original and takes new writes.
     let pg = Database::create();
     let b_data = tempfile::tempdir().expect("tempdir");
-    let said = succeeded(
-        server_cmd(
-            b_data.path(),
-            Some(&pg),
-            &["restore", d1.to_str().expect("path")],
-        ),
-        "restore into PostgreSQL",
-    );
+    let said = restore(b_data.path(), Some(&pg), &d1, "restore into PostgreSQL");
     assert!(
         said.contains(&format!("restored {} rows", rows.len() - 2 * 22 - 1))
             && said.contains(&format!("({} files,", table_rows(&rows, "files"))),
@@ -273,14 +274,7 @@ fn dump_and_restore_between_sqlite_and_postgres_keep_everything() {
 
     // Back into SQLite, from the PostgreSQL dump.
     let c_data = tempfile::tempdir().expect("tempdir");
-    succeeded(
-        server_cmd(
-            c_data.path(),
-            None,
-            &["restore", d2.to_str().expect("path")],
-        ),
-        "restore into SQLite",
-    );
+    restore(c_data.path(), None, &d2, "restore into SQLite");
     let d3 = c_data.path().join("c.dump.gz");
     succeeded(
         server_cmd(c_data.path(), None, &["dump", d3.to_str().expect("path")]),
@@ -308,7 +302,7 @@ fn refused_restores_change_nothing() {
     );
 
     let empty = tempfile::tempdir().expect("tempdir");
-    let restore = |file: &Path| {
+    let into_empty = |file: &Path| {
         server_cmd(
             empty.path(),
             None,
@@ -317,12 +311,12 @@ fn refused_restores_change_nothing() {
     };
     let cut = scratch.join("cut.gz");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("cut");
-    let said = failed(restore(&cut), "restore of a cut dump");
+    let said = failed(into_empty(&cut), "restore of a cut dump");
     assert!(said.contains("cut short"), "{said}");
 
     let text = scratch.join("text.gz");
     std::fs::write(&text, "{\"lfn\": \"/a\"}\n").expect("text");
-    let said = failed(restore(&text), "restore of a manifest");
+    let said = failed(into_empty(&text), "restore of a manifest");
     assert!(said.contains("not a catalogue dump"), "{said}");
 
     // A row whose directory is not in the dump: the database refuses it, by line.
@@ -346,11 +340,11 @@ fn refused_restores_change_nothing() {
     )
     .expect("write");
     gz.finish().expect("gz");
-    let said = failed(restore(&broken), "restore of a broken row");
+    let said = failed(into_empty(&broken), "restore of a broken row");
     assert!(said.contains("files: the rows of lines"), "{said}");
 
     // Each left the database empty: the good dump still restores into it.
-    let said = succeeded(restore(&good), "restore after the refusals");
+    let said = succeeded(into_empty(&good), "restore after the refusals");
     assert!(said.contains("1000 files"), "{said}");
 }
 
@@ -413,12 +407,10 @@ fn a_dump_under_writes_is_one_consistent_snapshot() {
     assert_eq!(after, 20 * BATCH);
 
     let restored = tempfile::tempdir().expect("tempdir");
-    succeeded(
-        server_cmd(
-            restored.path(),
-            None,
-            &["restore", mid.to_str().expect("path")],
-        ),
+    restore(
+        restored.path(),
+        None,
+        &mid,
         "restore of the mid-registration dump",
     );
     let rows = rows_of(&mid);

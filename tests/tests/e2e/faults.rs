@@ -132,7 +132,10 @@ lfn = "/faults/out/{{name}}"
                 .as_array()
                 .map(|l| l.iter().filter(|x| x["state"] != "done").collect())
                 .unwrap_or_default();
-            panic!("the job did not complete within 240 s after {faults:?}; subjobs not done: {unfinished:?}");
+            panic!(
+                "the job did not complete within 240 s after {faults:?}; job: {}; subjobs not done: {unfinished:?}",
+                st["job"]
+            );
         }
         std::thread::sleep(Duration::from_millis(250));
         st = job_json(&s, job).unwrap_or(Value::Null);
