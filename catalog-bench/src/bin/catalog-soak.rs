@@ -520,7 +520,7 @@ async fn main() -> anyhow::Result<()> {
         l["p50_ms"], l["p90_ms"], l["p99_ms"], l["max_ms"],
         rss_warm, rss_peak, rss_growth, anon_warm, anon_peak, anon_growth
     );
-    for (op, v) in object(&doc["latency_per_op"]) {
+    for (op, v) in doc["latency_per_op"].as_object().into_iter().flatten() {
         eprintln!(
             "[catalog-soak]   {op}: {} requests, p50 {} ms, p99 {} ms, max {} ms",
             v["requests"], v["p50_ms"], v["p99_ms"], v["max_ms"]
@@ -543,10 +543,4 @@ async fn main() -> anyhow::Result<()> {
         bail!("{}", failures.join("; "));
     }
     Ok(())
-}
-
-fn object(v: &Value) -> Vec<(String, Value)> {
-    v.as_object()
-        .map(|m| m.clone().into_iter().collect())
-        .unwrap_or_default()
 }

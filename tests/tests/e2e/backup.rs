@@ -65,15 +65,20 @@ fn failed(out: Output, what: &str) -> String {
 
 /// The lines of a dump after its header (which says when and where it was written).
 fn rows_of(dump: &Path) -> Vec<String> {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(dump).expect("dump"))
-        .read_to_string(&mut text)
-        .expect("gunzip");
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut lines = lines_of(dump);
     let header: Value = serde_json::from_str(&lines.remove(0)).expect("header");
     assert_eq!(header["format"], "catalog-dump");
     assert_eq!(header["version"], 1);
     lines
+}
+
+/// Every line of a dump, its header first.
+fn lines_of(dump: &Path) -> Vec<String> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(dump).expect("dump"))
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    text.lines().map(str::to_owned).collect()
 }
 
 fn table_rows(rows: &[String], table: &str) -> usize {
@@ -333,7 +338,7 @@ fn refused_restores_change_nothing() {
         std::fs::File::create(&broken).expect("create"),
         flate2::Compression::fast(),
     );
-    let header = rows_of_header(&good);
+    let header = lines_of(&good).swap_remove(0);
     std::io::Write::write_all(
         &mut gz,
         format!("{header}\n{}\n", rows.join("\n")).as_bytes(),
@@ -346,14 +351,6 @@ fn refused_restores_change_nothing() {
     // Each left the database empty: the good dump still restores into it.
     let said = succeeded(into_empty(&good), "restore after the refusals");
     assert!(said.contains("1000 files"), "{said}");
-}
-
-fn rows_of_header(dump: &Path) -> String {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(dump).expect("dump"))
-        .read_to_string(&mut text)
-        .expect("gunzip");
-    text.lines().next().expect("header").to_owned()
 }
 
 /// A dump taken while a bulk registration commits batch after batch holds whole batches: each
