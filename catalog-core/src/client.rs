@@ -225,6 +225,15 @@ impl Client {
         self.get("/healthz", &[]).await
     }
 
+    /// The server's metrics page, in Prometheus' text format.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let resp = self.send(self.request(Method::GET, "/metrics")).await?;
+        resp.text().await.map_err(|source| ClientError::Transport {
+            url: self.base.clone(),
+            source,
+        })
+    }
+
     // ---- namespace ----
 
     /// Who the server takes this client for.

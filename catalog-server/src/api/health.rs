@@ -34,13 +34,30 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "# HELP catalog_db_connections Database connections by pool: open, idle and the pool's size.\n\
          # TYPE catalog_db_connections gauge\n",
     );
-    for (pool, s, max) in state.db.pools() {
+    for (pool, s) in state.db.pools() {
         let _ = write!(
             out,
             "catalog_db_connections{{pool=\"{pool}\",state=\"open\"}} {}\n\
              catalog_db_connections{{pool=\"{pool}\",state=\"idle\"}} {}\n\
-             catalog_db_connections{{pool=\"{pool}\",state=\"max\"}} {max}\n",
-            s.connections, s.idle_connections
+             catalog_db_connections{{pool=\"{pool}\",state=\"max\"}} {}\n",
+            s.open, s.idle, s.max
+        );
+    }
+    out.push_str(
+        "# HELP catalog_db_waiting Requests waiting for a database connection, by pool.\n\
+         # TYPE catalog_db_waiting gauge\n",
+    );
+    for (pool, s) in state.db.pools() {
+        let _ = writeln!(out, "catalog_db_waiting{{pool=\"{pool}\"}} {}", s.waiting);
+    }
+    if let crate::db::DbUrl::Sqlite(_) = state.db.url {
+        let (now, most) = crate::db::sqlite_memory();
+        let _ = write!(
+            out,
+            "# HELP catalog_sqlite_memory_bytes Heap memory SQLite holds (its page caches, mostly): now, and the most since start.\n\
+             # TYPE catalog_sqlite_memory_bytes gauge\n\
+             catalog_sqlite_memory_bytes{{state=\"now\"}} {now}\n\
+             catalog_sqlite_memory_bytes{{state=\"most\"}} {most}\n"
         );
     }
     let _ = write!(

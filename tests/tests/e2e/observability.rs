@@ -127,6 +127,17 @@ fn request_ids_and_metrics(backend: Backend) {
         .is_some_and(|n| n >= 1.0),
         "{page}"
     );
+    assert_eq!(
+        sample(page, &format!("catalog_db_waiting{{pool=\"{pool}\"}}")),
+        Some(0.0),
+        "{page}"
+    );
+    // SQLite's page caches are counted on SQLite only.
+    let sqlite_heap = sample(page, r#"catalog_sqlite_memory_bytes{state="now"}"#);
+    match backend {
+        Backend::Sqlite => assert!(sqlite_heap.is_some_and(|b| b > 0.0), "{page}"),
+        Backend::Postgres => assert_eq!(sqlite_heap, None, "{page}"),
+    }
     // Every line is a comment or a sample with a number.
     for line in page.lines().filter(|l| !l.starts_with('#')) {
         let value = line.rsplit_once(' ').map(|(_, v)| v).unwrap_or_default();
