@@ -429,9 +429,7 @@ pub async fn get(ctx: &Ctx, a: GetArgs) -> anyhow::Result<()> {
                             Arc::new(move |n| bar.inc(n)),
                         )
                         .await
-                        .map_err(|failures| {
-                            anyhow::anyhow!("cannot get {}: {}", f.lfn, failures.join("; "))
-                        })?;
+                        .map_err(|failed| anyhow::anyhow!("cannot get {}: {failed}", f.lfn))?;
                         tokio::fs::rename(&tmp, target)
                             .await
                             .with_context(|| format!("cannot write {}", target.display()))?;

@@ -168,6 +168,21 @@ pub enum LocalCopy {
     Link,
 }
 
+/// Why no replica of a file would do: what went wrong with each, and whether any failed only
+/// because the server was away (cut off, restarting, or answering 503), so that trying again
+/// later may succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchFailed {
+    pub tried: Vec<String>,
+    pub transient: bool,
+}
+
+impl std::fmt::Display for FetchFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.tried.join("; "))
+    }
+}
+
 /// Fetches a file into `target` from the first of `replicas` (in the order given) whose
 /// bytes arrive with the `expected` size and checksums: directly when the replica is on
 /// this machine, through the server otherwise. The replica used; or, when none would do,
@@ -179,9 +194,10 @@ pub async fn fetch<'a>(
     target: &Path,
     how: LocalCopy,
     progress: Progress,
-) -> Result<&'a ReplicaInfo, Vec<String>> {
+) -> Result<&'a ReplicaInfo, FetchFailed> {
     let algorithms = Algorithms::of(expected);
     let mut failures = Vec::new();
+    let mut transient = false;
     for &r in replicas {
         let got = match local_replica(&r.url) {
             Some(src) => {
@@ -198,12 +214,94 @@ pub async fn fetch<'a>(
                 None => return Ok(r),
                 Some(diff) => failures.push(format!("checksum mismatch on {}: got {diff}", r.se)),
             },
-            Err(e) => failures.push(format!("{}: {e}", r.se)),
+            Err(e) => {
+                transient |= matches!(&e, TransferError::Client(c) if c.is_transient());
+                failures.push(format!("{}: {e}", r.se));
+            }
         }
         let _ = std::fs::remove_file(target);
     }
     if failures.is_empty() {
         failures.push("it has no replica".to_owned());
     }
-    Err(failures)
+    Err(FetchFailed {
+        tried: failures,
+        transient,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(se: &str, url: &str) -> ReplicaInfo {
+        ReplicaInfo {
+            se: se.to_owned(),
+            pfn: "a/f.dat".to_owned(),
+            url: url.to_owned(),
+            status: "ok".to_owned(),
+        }
+    }
+
+    fn sums(size: u64) -> Sums {
+        Sums {
+            size,
+            adler32: "00000001".to_owned(),
+            md5: None,
+            sha256: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replica_not_fetched_because_the_server_is_away_is_worth_trying_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Nothing listens on the port a closed listener had.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let client = Client::new(&format!("http://127.0.0.1:{port}"));
+        let local = dir.path().join("on-disk.dat");
+        std::fs::write(&local, b"other bytes").expect("write");
+        let (on_disk, remote) = (
+            replica("disk", &format!("file://{}", local.display())),
+            replica("s3", "s3://bucket/a/f.dat"),
+        );
+        let target = dir.path().join("f.dat");
+
+        // The local replica's bytes are not the file's: that is not worth trying again.
+        let failed = fetch(
+            &client,
+            &sums(0),
+            &[&on_disk],
+            &target,
+            LocalCopy::Copy,
+            no_progress(),
+        )
+        .await
+        .expect_err("bytes that do not match");
+        assert!(!failed.transient, "{failed}");
+        assert!(
+            failed.to_string().contains("checksum mismatch on disk"),
+            "{failed}"
+        );
+
+        // The remote one could not be reached through the server: that is.
+        let failed = fetch(
+            &client,
+            &sums(0),
+            &[&on_disk, &remote],
+            &target,
+            LocalCopy::Copy,
+            no_progress(),
+        )
+        .await
+        .expect_err("no server");
+        assert!(failed.transient, "{failed}");
+        assert_eq!(failed.tried.len(), 2, "{failed}");
+        assert!(
+            !target.exists(),
+            "a failed fetch leaves nothing at the target"
+        );
+    }
 }

@@ -1,12 +1,15 @@
 //! Staging: each input made available in the work directory under its LFN's base name,
 //! hard-linked from a local storage element when its bytes are on this machine, downloaded
-//! from the next replica otherwise; its checksum verified either way.
+//! from the next replica otherwise; its checksum verified either way. Downloads that fail
+//! because the server is away are tried again, as uploads are.
 
 use anyhow::{bail, Context};
 use catalog_core::job::LeasedInput;
-use catalog_core::transfer::{self, no_progress, LocalCopy};
+use catalog_core::transfer::{self, no_progress, FetchFailed, LocalCopy};
 use catalog_core::Client;
 use std::path::{Path, PathBuf};
+
+use crate::retry::retrying;
 
 /// Stages `inputs` into `dir`; the staged paths, in input order.
 pub async fn stage(
@@ -25,17 +28,25 @@ pub async fn stage(
         // Local replicas first, then the others in the catalogue's order.
         let mut order: Vec<_> = input.replicas.iter().collect();
         order.sort_by_key(|r| transfer::local_replica(&r.url).is_none());
-        if let Err(tried) = transfer::fetch(
-            client,
-            &f.sums(),
-            &order,
-            &target,
-            LocalCopy::Link,
-            no_progress(),
+        // Fetched again while the server is away: a remote replica's bytes come through it.
+        let sums = f.sums();
+        let fetched = retrying(
+            &format!("stage {}", f.lfn),
+            || {
+                transfer::fetch(
+                    client,
+                    &sums,
+                    &order,
+                    &target,
+                    LocalCopy::Link,
+                    no_progress(),
+                )
+            },
+            |e: &FetchFailed| e.transient,
         )
-        .await
-        {
-            bail!("cannot stage {}: {}", f.lfn, tried.join("; "));
+        .await;
+        if let Err(failed) = fetched {
+            bail!("cannot stage {}: {failed}", f.lfn);
         }
         staged.push(target);
     }
