@@ -177,7 +177,31 @@ pub struct MergeOutput {
     pub file: Option<String>,
 }
 
+/// The directory on a storage element that one attempt uploads its outputs and log to, apart
+/// from every other attempt's: what an attempt killed between its uploads and its finish left
+/// behind is found there once its subjob has ended.
+pub fn attempt_dir(job: i64, subjob: i64, attempt: i32) -> String {
+    format!("jobs/{job}/{subjob}.{attempt}")
+}
+
 impl JobSpec {
+    /// The storage element an attempt's log goes to: the first output's, else `local`.
+    pub fn log_se(&self) -> String {
+        self.outputs
+            .first()
+            .map_or_else(|| "local".to_owned(), |o| o.se.clone())
+    }
+
+    /// Every storage element an attempt of this job uploads to (outputs, merge output, log).
+    pub fn upload_ses(&self) -> Vec<String> {
+        let mut ses: Vec<String> = self.outputs.iter().map(|o| o.se.clone()).collect();
+        ses.extend(self.merge.iter().map(|m| m.output.se.clone()));
+        ses.push(self.log_se());
+        ses.sort();
+        ses.dedup();
+        ses
+    }
+
     /// Reads a TOML spec; unknown keys are refused.
     pub fn from_toml(text: &str) -> Result<JobSpec, String> {
         toml::from_str(text).map_err(|e| format!("job spec: {}", e.to_string().trim_end()))

@@ -136,6 +136,8 @@ pub async fn serve(config: Config, mut state: AppState, insecure: bool) -> anyho
             Err(e) => tracing::error!(error = %e, "cannot check the search index"),
         }
     });
+    // Leftover uploads of subjobs that ended while the server was going down.
+    tokio::spawn(crate::leftovers::sweep_recent(state.db.clone()));
     // Scheduled jobs: every second, those due take the files that matched since their last run.
     let db = state.db.clone();
     tokio::spawn(async move {

@@ -642,6 +642,22 @@ fn leased_inputs(conn: &mut DbConn, s: &SubjobRow) -> Result<Vec<LeasedInput>> {
         .collect())
 }
 
+/// Subjobs (job, number) that ended (done, or failed for good) since `since`.
+pub fn ended_since(conn: &mut DbConn, since: NaiveDateTime) -> Result<Vec<(i64, i64)>> {
+    Ok(subjobs::table
+        .filter(subjobs::modified.ge(since))
+        .filter(subjobs::state.eq_any([state::DONE, state::FAILED]))
+        .select((subjobs::job_id, subjobs::number))
+        .order(subjobs::id)
+        .load(conn)?)
+}
+
+/// A job's spec and how many attempts its subjob `number` has had.
+pub fn spec_and_attempts(conn: &mut DbConn, job: i64, number: i64) -> Result<(JobSpec, i32)> {
+    let attempts = subjob_by_number(conn, job, number)?.attempts;
+    Ok((get_job(conn, job)?.spec()?, attempts))
+}
+
 fn subjob_by_number(conn: &mut DbConn, job: i64, number: i64) -> Result<SubjobRow> {
     subjobs::table
         .filter(subjobs::job_id.eq(job))
@@ -959,9 +975,11 @@ pub fn kill(conn: &mut DbConn, id: i64) -> Result<JobInfo> {
 }
 
 /// Puts failed (and, unless `only_failed`, killed) subjobs back in the queue with fresh
-/// attempts.
+/// attempts: as many again as the spec allows. Attempts go on counting from the last one, so
+/// each keeps its own number (its record, its log's name, the directory it uploads to).
 pub fn resubmit(conn: &mut DbConn, id: i64, only_failed: bool) -> Result<JobInfo> {
     let row = get_job(conn, id)?;
+    let more = row.spec()?.run.max_attempts as i32;
     let from: Vec<&str> = if only_failed {
         vec![state::FAILED]
     } else {
@@ -975,7 +993,7 @@ pub fn resubmit(conn: &mut DbConn, id: i64, only_failed: bool) -> Result<JobInfo
     )
     .set((
         subjobs::state.eq(state::WAITING),
-        subjobs::attempts.eq(0),
+        subjobs::max_attempts.eq(subjobs::attempts + more),
         subjobs::exit_code.eq(None::<i32>),
         subjobs::reason.eq(None::<String>),
         subjobs::modified.eq(t),

@@ -13,6 +13,7 @@ pub mod deletion;
 pub mod error;
 pub mod files;
 pub mod jobs;
+pub mod leftovers;
 pub mod metadata;
 pub mod metrics;
 pub mod namespace;

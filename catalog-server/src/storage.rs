@@ -292,19 +292,43 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<StorageElementInfo>> {
 
 /// Whether `pfn` on storage element `se` is the pfn of a registered replica.
 pub fn is_registered(conn: &mut DbConn, se: &str, pfn: &str) -> Result<bool> {
+    Ok(!registered_among(conn, se, &[pfn.to_owned()])?.is_empty())
+}
+
+/// Those of `pfns` on storage element `se` that are the pfn of a registered replica, in
+/// whichever form it was registered: as given, without a leading slash, or as a full URL.
+pub fn registered_among(
+    conn: &mut DbConn,
+    se: &str,
+    pfns: &[String],
+) -> Result<std::collections::HashSet<String>> {
     let se = get(conn, se)?;
-    let pfns = [
-        pfn.to_owned(),
-        pfn.trim_start_matches('/').to_owned(),
-        se.url_of(pfn),
-    ];
-    let found: Option<i64> = replicas::table
-        .filter(replicas::se_id.eq(se.id))
-        .filter(replicas::pfn.eq_any(&pfns))
-        .select(replicas::id)
-        .first(conn)
-        .optional()?;
-    Ok(found.is_some())
+    let mut by_form: HashMap<String, &String> = HashMap::new();
+    for p in pfns {
+        for form in [
+            p.clone(),
+            p.trim_start_matches('/').to_owned(),
+            se.url_of(p),
+        ] {
+            by_form.insert(form, p);
+        }
+    }
+    let forms: Vec<&String> = by_form.keys().collect();
+    let mut found = std::collections::HashSet::new();
+    for chunk in forms.chunks(rows_per_statement(1)) {
+        let stored: Vec<String> = replicas::table
+            .filter(replicas::se_id.eq(se.id))
+            .filter(replicas::pfn.eq_any(chunk))
+            .select(replicas::pfn)
+            .load(conn)?;
+        found.extend(
+            stored
+                .iter()
+                .filter_map(|s| by_form.get(s))
+                .map(|p| (*p).clone()),
+        );
+    }
+    Ok(found)
 }
 
 /// One storage element with its usage.

@@ -279,6 +279,87 @@ impl Store {
         Ok(Some(sum.sums()))
     }
 
+    /// The pfns of the objects below directory `dir` (relative to the storage element), at
+    /// any depth; none when there is no such directory.
+    pub async fn list(&self, dir: &str) -> Result<Vec<String>> {
+        let dir = dir.trim_matches('/');
+        match self {
+            Store::Dir(se) => {
+                let root = se.local_path(dir)?;
+                let mut found = Vec::new();
+                let mut pending = vec![(root, dir.to_owned())];
+                while let Some((path, pfn)) = pending.pop() {
+                    let mut entries = match tokio::fs::read_dir(&path).await {
+                        Ok(entries) => entries,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => {
+                            return Err(storage_error(
+                                &se.name,
+                                format!("cannot list {}: {e}", path.display()),
+                            ))
+                        }
+                    };
+                    while let Some(entry) = entries.next_entry().await.map_err(|e| {
+                        storage_error(&se.name, format!("cannot list {}: {e}", path.display()))
+                    })? {
+                        let child = format!("{pfn}/{}", entry.file_name().to_string_lossy());
+                        match entry.file_type().await {
+                            Ok(t) if t.is_dir() => pending.push((entry.path(), child)),
+                            Ok(_) => found.push(child),
+                            Err(e) => return Err(storage_error(&se.name, e)),
+                        }
+                    }
+                }
+                found.sort();
+                Ok(found)
+            }
+            Store::Remote(r) => {
+                let metas: Vec<object_store::ObjectMeta> = r
+                    .store
+                    .list(Some(&r.location(dir)?))
+                    .try_collect()
+                    .await
+                    .map_err(|e| storage_error(&r.se, format!("cannot list {dir}: {e}")))?;
+                let strip = if r.prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", r.prefix)
+                };
+                let mut found: Vec<String> = metas
+                    .iter()
+                    .filter_map(|m| m.location.as_ref().strip_prefix(&strip).map(str::to_owned))
+                    .collect();
+                found.sort();
+                Ok(found)
+            }
+        }
+    }
+
+    /// Removes directory `dir` of a `file` storage element and the directories below it when
+    /// they hold no file; elsewhere directories are not objects, and there is nothing to do.
+    pub async fn remove_empty_dirs(&self, dir: &str) -> Result<()> {
+        let Store::Dir(se) = self else {
+            return Ok(());
+        };
+        let root = se.local_path(dir.trim_matches('/'))?;
+        tokio::task::spawn_blocking(move || {
+            // Deepest first: a parent is empty only once its children are gone.
+            fn prune(p: &std::path::Path) {
+                if let Ok(entries) = std::fs::read_dir(p) {
+                    for e in entries.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            prune(&e.path());
+                        }
+                    }
+                }
+                let _ = std::fs::remove_dir(p);
+            }
+            prune(&root);
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("pruning directories failed: {e}")))
+    }
+
     /// Removes an object; one already gone is not an error.
     pub async fn remove(&self, pfn: &str) -> Result<()> {
         match self {

@@ -201,14 +201,15 @@ async fn upload_log(client: &Client, lease: &Lease, log: &Path) -> anyhow::Resul
         None => format!("/jobs/{}.{}/logs", lease.job_name, lease.job),
     };
     let name = format!("subjob-{:04}.attempt-{}.log", lease.subjob, lease.attempt);
-    let se = lease
-        .spec
-        .outputs
-        .first()
-        .map_or_else(|| "local".to_owned(), |o| o.se.clone());
+    let se = lease.spec.log_se();
     let pfn = outputs::pfn(lease, &name);
-    let sums =
-        transfer::upload_file(client, &se, &pfn, log, lease.algorithms(), no_progress()).await?;
+    // Sent again while the server is away, as the outputs are.
+    let sums = retrying(
+        &format!("upload {name}"),
+        || transfer::upload_file(client, &se, &pfn, log, lease.algorithms(), no_progress()),
+        |e| matches!(e, transfer::TransferError::Client(c) if c.is_transient()),
+    )
+    .await?;
     Ok(NewFile::stored(
         catalog_core::lfn::join(&dir, &name),
         sums,
@@ -254,7 +255,14 @@ pub async fn attempt(
     if !log.exists() {
         std::fs::write(&log, outcome.failure.as_deref().unwrap_or("")).ok();
     }
-    let log_file = upload_log(&acting, lease, &log).await.ok();
+    // An attempt is reported without its log rather than not at all.
+    let log_file = match upload_log(&acting, lease, &log).await {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot upload the attempt's log; reporting the attempt without it");
+            None
+        }
+    };
     let req = FinishRequest {
         lease: lease_ref,
         exit_code: outcome.exit_code,

@@ -285,8 +285,8 @@ pub fn plan(
 /// Where an attempt's bytes go on a storage element: apart from any other attempt's.
 pub fn pfn(lease: &Lease, name: &str) -> String {
     format!(
-        "jobs/{}/{}.{}/{name}",
-        lease.job, lease.subjob, lease.attempt
+        "{}/{name}",
+        catalog_core::job::attempt_dir(lease.job, lease.subjob, lease.attempt)
     )
 }
 

@@ -170,9 +170,11 @@ pub async fn complete(
         jobs::check_runs(c, &caller, [r.lease.job])?;
         jobs::complete(c, &r)
     };
+    let (job, subjob) = (req.lease.job, req.lease.subjob);
     match state.db.write(complete).await {
         Ok(resp) => {
             registered(&state, resp.registered.clone()).await;
+            crate::leftovers::sweep_later(&state.db, job, subjob);
             Ok(web::Json(resp))
         }
         Err(e)
@@ -182,11 +184,18 @@ pub async fn complete(
             let mut failed = req;
             failed.reason = Some(format!("outputs refused: {e}"));
             failed.outputs.clear();
-            Ok(web::Json(
-                state.db.write(move |c| jobs::fail(c, &failed)).await?,
-            ))
+            let resp = state.db.write(move |c| jobs::fail(c, &failed)).await?;
+            sweep_if_ended(&state, job, subjob, &resp);
+            Ok(web::Json(resp))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Once a subjob has failed for good, what its attempts uploaded is removed.
+fn sweep_if_ended(state: &AppState, job: i64, subjob: i64, resp: &FinishResponse) {
+    if resp.state == jobs::state::FAILED {
+        crate::leftovers::sweep_later(&state.db, job, subjob);
     }
 }
 
@@ -198,15 +207,16 @@ pub async fn fail(
     AnyCaller(caller): AnyCaller,
     req: web::Json<FinishRequest>,
 ) -> Result<web::Json<FinishResponse>> {
-    Ok(web::Json(
-        state
-            .db
-            .write(move |c| {
-                jobs::check_runs(c, &caller, [req.lease.job])?;
-                jobs::fail(c, &req)
-            })
-            .await?,
-    ))
+    let (job, subjob) = (req.lease.job, req.lease.subjob);
+    let resp = state
+        .db
+        .write(move |c| {
+            jobs::check_runs(c, &caller, [req.lease.job])?;
+            jobs::fail(c, &req)
+        })
+        .await?;
+    sweep_if_ended(&state, job, subjob, &resp);
+    Ok(web::Json(resp))
 }
 
 /// Runs `f` on job `id` (in a write transaction when `write`) once the caller is found to

@@ -193,4 +193,69 @@ lfn = "/faults/out/{{name}}"
     let (files, _, per_se) = s.du("/faults/out");
     assert_eq!(files, subjobs as i64);
     assert_eq!(per_se.len(), 1, "{per_se:?}");
+
+    // What killed attempts uploaded and never registered is removed once their subjob is
+    // done: the job's storage holds its registered outputs and logs, nothing else.
+    let (logs, _, _) = s.du(&format!("/jobs/faults.{job}/logs"));
+    let uploads = s.local_se_dir().join(format!("jobs/{job}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut on_storage = files_below(&uploads);
+    while on_storage.len() as i64 != files + logs {
+        assert!(
+            Instant::now() < deadline,
+            "{} objects on storage, {files} outputs and {logs} logs registered: {on_storage:#?}",
+            on_storage.len()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        on_storage = files_below(&uploads);
+    }
+    let on_storage = on_storage.len();
+    // The server logs `objects=N` for each sweep that removed some.
+    let log = std::fs::read_to_string(s.dir.path().join("server.log")).unwrap_or_default();
+    let swept: i64 = without_colours(&log)
+        .lines()
+        .filter(|l| l.contains("removed uploads no attempt registered"))
+        .filter_map(|l| {
+            l.split("objects=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<i64>()
+                .ok()
+        })
+        .sum();
+    eprintln!(
+        "{on_storage} objects on storage: {files} outputs and {logs} logs; {swept} leftover uploads removed"
+    );
+}
+
+/// `text` without its terminal colour codes (ESC [ ... m).
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every file below `dir`, at any depth.
+fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        match e.file_type() {
+            Ok(t) if t.is_dir() => found.extend(files_below(&e.path())),
+            Ok(_) => found.push(e.path()),
+            Err(_) => {}
+        }
+    }
+    found
 }

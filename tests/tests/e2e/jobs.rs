@@ -49,7 +49,7 @@ fn job_status(s: &TestServer, job: i64) -> Value {
     serde_json::from_str(&out).expect("status JSON")
 }
 
-fn wait_for(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(start.elapsed() < deadline, "timed out waiting for {what}");
@@ -293,10 +293,21 @@ lfn = "/out/{job}/{subjob}/{name}"
         (
             st["job"]["state"].as_str(),
             st["subjobs"][0]["state"].as_str(),
-            st["subjobs"][0]["attempts"].as_i64()
+            st["subjobs"][0]["attempts"].as_i64(),
+            st["subjobs"][0]["max_attempts"].as_i64()
         ),
-        (Some("running"), Some("waiting"), Some(0))
+        (Some("running"), Some("waiting"), Some(2), Some(4))
     );
+    // Its new attempts run, numbered on from the last: 3 and 4, and it fails again.
+    let mut again = s.spawn_runner(&["--slots", "1", "--name", "again"], "again.log");
+    let st = wait_job_state(&s, 2, "failed");
+    again.kill();
+    assert_eq!(st["subjobs"][0]["attempts"], 4, "{st}");
+    let numbers: Vec<i64> = st["subjobs"][0]["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|a| a["attempt"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(numbers, [1, 2, 3, 4], "{st}");
 
     // A missing declared output and a bad sidecar fail the attempt with their reason.
     let missing = flaky
@@ -595,7 +606,7 @@ fn a_lost_runner_is_replaced_and_outputs_registered_once(backend: Backend) {
     );
 
     // A runner that uploaded but never completed: its late "complete" is refused as stale,
-    // and nothing is registered twice.
+    // nothing is registered twice, and its upload is removed once the subjob is done.
     let body = json!({"runner": "ghost", "cpus": 1, "memory": 1u64 << 30, "gpus": 0, "max": 1});
     let path2 = many_inputs_job(
         &s,
@@ -608,6 +619,16 @@ fn a_lost_runner_is_replaced_and_outputs_registered_once(backend: Backend) {
     let (status, claimed) = s.post_json("/api/v1/runners/claim", &body);
     assert_eq!(status, 200, "{claimed}");
     let lease = &claimed["leases"][0];
+    let ghost_dir = format!("jobs/{job2}/{}.{}", lease["subjob"], lease["attempt"]);
+    let ghost_pfn = format!("{ghost_dir}/m000.dat.out");
+    let (status, answer) = s.http(
+        "PUT",
+        &format!("/api/v1/se/local/data/{ghost_pfn}"),
+        Some(b"half"),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let ghost_file = s.local_se_dir().join(&ghost_pfn);
+    assert!(ghost_file.is_file(), "{}", ghost_file.display());
     let stale = json!({"lease": {"job": job2, "subjob": lease["subjob"], "token": lease["token"]}, "exit_code": 0,
         "outputs": [{"lfn": "/results/ghostly/m000.dat.out", "size": 4, "adler32": "00000001", "replicas": []}]});
     std::thread::sleep(Duration::from_secs(3));
@@ -625,6 +646,13 @@ fn a_lost_runner_is_replaced_and_outputs_registered_once(backend: Backend) {
             .trim(),
         "1"
     );
+    wait_for(
+        "the ghost's upload to be removed",
+        Duration::from_secs(30),
+        || !s.local_se_dir().join(&ghost_dir).exists(),
+    );
+    // The finisher's output, in its own attempt's directory, is still whole.
+    s.ok(&["verify", "--query", "under \"/results/ghostly\""]);
     // The successful completion, repeated, answers the same and registers nothing new.
     let st = job_status(&s, job2);
     assert_eq!(
