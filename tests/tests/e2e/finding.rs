@@ -409,6 +409,12 @@ fn bad_queries_are_placed_and_change_nothing(backend: Backend) {
             json!({"op": "in", "field": "run", "values": []}),
             "'run in (...)' needs at least one value",
         ),
+        // Session 8 (was a 500 on reading a dynamic dataset stored with it): a field name the
+        // text form cannot say.
+        (
+            json!({"op": "has", "field": "Fy~"}),
+            "not a query the language can express",
+        ),
     ] {
         for path in ["/api/v1/find", "/api/v1/find/count", "/api/v1/find/lfns"] {
             let (status, resp) = s.post_json(path, &json!({"ast": {"filter": filter}}));
@@ -416,5 +422,16 @@ fn bad_queries_are_placed_and_change_nothing(backend: Backend) {
             assert!(resp.to_string().contains(says), "{path} {filter}: {resp}");
         }
     }
+    // The dataset schemathesis made with it is refused, not stored unreadable.
+    let (status, resp) = s.post_json(
+        "/api/v1/datasets",
+        &json!({"name": "fuzzed", "ast": {"filter": {"op": "has", "field": "Fy~"}}}),
+    );
+    assert_eq!(status, 400, "{resp}");
+    assert!(
+        resp.to_string()
+            .contains("not a query the language can express"),
+        "{resp}"
+    );
     assert_eq!(s.snapshot(), before);
 }
