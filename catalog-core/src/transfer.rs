@@ -32,6 +32,14 @@ pub enum TransferError {
     Damaged(String),
 }
 
+impl TransferError {
+    /// Whether the transfer failed only because the server was away (see
+    /// [`ClientError::is_transient`]): worth trying again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TransferError::Client(c) if c.is_transient())
+    }
+}
+
 fn local(path: &Path) -> impl FnOnce(std::io::Error) -> TransferError + '_ {
     move |source| TransferError::Local {
         path: path.display().to_string(),
@@ -215,7 +223,7 @@ pub async fn fetch<'a>(
                 Some(diff) => failures.push(format!("checksum mismatch on {}: got {diff}", r.se)),
             },
             Err(e) => {
-                transient |= matches!(&e, TransferError::Client(c) if c.is_transient());
+                transient |= e.is_transient();
                 failures.push(format!("{}: {e}", r.se));
             }
         }

@@ -207,7 +207,7 @@ async fn upload_log(client: &Client, lease: &Lease, log: &Path) -> anyhow::Resul
     let sums = retrying(
         &format!("upload {name}"),
         || transfer::upload_file(client, &se, &pfn, log, lease.algorithms(), no_progress()),
-        |e| matches!(e, transfer::TransferError::Client(c) if c.is_transient()),
+        transfer::TransferError::is_transient,
     )
     .await?;
     Ok(NewFile::stored(

@@ -312,7 +312,7 @@ pub async fn upload(client: &Client, lease: &Lease, p: &Planned) -> anyhow::Resu
                 no_progress(),
             )
         },
-        |e| matches!(e, transfer::TransferError::Client(c) if c.is_transient()),
+        transfer::TransferError::is_transient,
     )
     .await
     .with_context(|| format!("cannot upload {name} to storage element {}", p.se))?;
