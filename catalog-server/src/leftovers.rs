@@ -1,7 +1,8 @@
 //! Leftover uploads: the bytes an attempt put on a storage element and never got registered,
 //! because its runner was killed between the upload and the finish, or the server was killed
 //! in the middle of writing them (a `.NAME.part-…` file on a `file` storage element; the
-//! runner's retried upload then succeeds beside it, even for a subjob done at its first try). Each attempt uploads under its own directory ([`attempt_dir`]), so once a subjob
+//! runner's retried upload then succeeds beside it, even for a subjob done at its first
+//! try). Each attempt uploads under its own directory ([`attempt_dir`]), so once a subjob
 //! has ended, whatever lies under its attempts' directories and is no registered replica is
 //! a leftover, and is removed; without this, every killed attempt left its outputs on
 //! storage for good, counted by no one.
@@ -26,23 +27,28 @@ pub async fn sweep(db: &Db, job: i64, subjob: i64) -> Result<usize> {
         })
         .await?;
     let mut removed = 0;
+    let dirs: Vec<String> = (1..=attempts)
+        .map(|attempt| attempt_dir(job, subjob, attempt))
+        .collect();
     for se in ses {
         let store = Store::open(&se)?;
-        for attempt in 1..=attempts {
-            let dir = attempt_dir(job, subjob, attempt);
-            let found = store.list(&dir).await?;
-            if !found.is_empty() {
-                let name = se.name.clone();
-                let candidates = found.clone();
-                let registered: HashSet<String> = db
-                    .read(move |c| storage::registered_among(c, &name, &candidates))
-                    .await?;
-                for pfn in found.iter().filter(|p| !registered.contains(*p)) {
-                    store.remove(pfn).await?;
-                    removed += 1;
-                }
+        let mut found = Vec::new();
+        for dir in &dirs {
+            found.extend(store.list(dir).await?);
+        }
+        if !found.is_empty() {
+            // One query for every attempt's objects on this storage element.
+            let (name, candidates) = (se.name.clone(), found.clone());
+            let registered: HashSet<String> = db
+                .read(move |c| storage::registered_among(c, &name, &candidates))
+                .await?;
+            for pfn in found.iter().filter(|p| !registered.contains(*p)) {
+                store.remove(pfn).await?;
+                removed += 1;
             }
-            store.remove_empty_dirs(&dir).await?;
+        }
+        for dir in &dirs {
+            store.remove_empty_dirs(dir).await?;
         }
     }
     Ok(removed)
