@@ -1,6 +1,7 @@
 //! One diesel code base for SQLite and PostgreSQL: the connection enum, pools, migrations.
 
 pub mod schema;
+mod threads;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -111,7 +112,7 @@ impl r2d2::ManageConnection for ConnManager {
 pub type Pool = r2d2::Pool<ConnManager>;
 
 /// A connection pool and the gate in front of it. A request takes one of the gate's permits
-/// (as many as the pool has connections) before it takes a thread of the blocking pool, so
+/// (as many as the pool has connections) before it takes one of the gate's threads, so
 /// requests waiting for a connection wait as tasks, not as threads. Without the gate, every
 /// request of a burst took a thread to wait on the pool in: under the soak test's 1,000
 /// requests/s on PostgreSQL, hiccups of 100 ms set off hundreds of threads at a time, and the
@@ -120,6 +121,8 @@ pub type Pool = r2d2::Pool<ConnManager>;
 struct Gated {
     pool: Pool,
     gate: Arc<tokio::sync::Semaphore>,
+    /// As many threads as the gate has permits.
+    threads: threads::Threads,
     /// Requests waiting at the gate now.
     waiting: Arc<AtomicUsize>,
     /// How long a request waits for a connection before it is answered 503.
@@ -127,16 +130,17 @@ struct Gated {
 }
 
 impl Gated {
-    fn new(pool: Pool, wait: Duration) -> Gated {
-        Gated {
+    fn new(pool: Pool, wait: Duration, name: &str) -> Result<Gated, Error> {
+        Ok(Gated {
             gate: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
+            threads: threads::Threads::start(pool.max_size(), name)?,
             pool,
             waiting: Arc::default(),
             wait,
-        }
+        })
     }
 
-    /// Runs `f` with a connection on the blocking thread pool, once a permit is free.
+    /// Runs `f` with a connection on one of the gate's threads, once a permit is free.
     async fn run<R, F>(&self, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
@@ -154,13 +158,13 @@ impl Gated {
             })?
             .map_err(|_| Error::Internal("the database gate is closed".to_owned()))?;
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let _permit = permit;
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+        self.threads
+            .run(move || {
+                let _permit = permit;
+                let mut conn = pool.get()?;
+                f(&mut conn)
+            })
+            .await?
     }
 
     /// Open and idle connections, the pool's size, and the requests waiting at the gate.
@@ -239,13 +243,16 @@ impl Db {
                 // Migrate before the readers open, so they see the schema.
                 run_migrations(&mut *write.get()?)?;
                 let read = build(8, "PRAGMA cache_size = -16384")?;
-                (Gated::new(read, wait), Gated::new(write, wait))
+                (
+                    Gated::new(read, wait, "db-read")?,
+                    Gated::new(write, wait, "db-write")?,
+                )
             }
             // One pool behind one gate, for reads and writes.
             DbUrl::Postgres(_) => {
                 let pool = build(16, "")?;
                 run_migrations(&mut *pool.get()?)?;
-                let gated = Gated::new(pool, wait);
+                let gated = Gated::new(pool, wait, "db")?;
                 (gated.clone(), gated)
             }
         };
