@@ -47,16 +47,6 @@ enum Command {
     },
 }
 
-/// The server's own allocations go to jemalloc. With glibc's malloc (two arenas, trimmed
-/// every 10 s) the soak test's PostgreSQL runs saw memory creep up all run, 22 -> 34 MiB of
-/// anonymous memory in 300 s, while a heap profile (heaptrack) found almost nothing kept:
-/// the pages were held by fragments of freed memory. With jemalloc the same run stays level
-/// (37-52 MiB anonymous, no trend; RSS level +3.6 % after warm-up against +20.9 %). What C
-/// libraries allocate (SQLite's page caches, libpq) still goes to glibc's malloc, tuned below.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() {
     limit_malloc_arenas();
     let cli = Cli::parse();
@@ -162,8 +152,7 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// glibc's malloc (what the C libraries use; it was the server's too until jemalloc, and
-/// the figures are from then) gives each thread that allocates its own arena (up to 8 per core) and
+/// glibc's malloc gives each thread that allocates its own arena (up to 8 per core) and
 /// rarely returns their memory: with actix's workers and the blocking pool's threads each
 /// parsing 10,000-file registrations, the server's anonymous memory reached 625 MiB in the
 /// 1,000,000-file benchmark with a 1M-file manifest; with two arenas (the same tunable, set as
@@ -180,7 +169,7 @@ fn limit_malloc_arenas() {
     }
 }
 
-/// glibc's malloc (see above) keeps what the server frees (the buffers of a burst of requests, a search
+/// glibc's malloc keeps what the server frees (the buffers of a burst of requests, a search
 /// index merge's) for reuse rather than giving it back: in the soak test the server's memory
 /// rose in steps after such bursts and stayed there. `malloc_trim` every 10 s hands free
 /// pages back to the system; memory still in use (a leak) stays counted, so the soak test
