@@ -4,7 +4,6 @@ use anyhow::{bail, Context};
 use catalog_core::api::NewFile;
 use catalog_core::job::{FinishRequest, FinishResponse, Lease, LeaseRef};
 use catalog_core::meta::FieldType;
-use catalog_core::transfer::{self, no_progress};
 use catalog_core::Client;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -203,13 +202,8 @@ async fn upload_log(client: &Client, lease: &Lease, log: &Path) -> anyhow::Resul
     let name = format!("subjob-{:04}.attempt-{}.log", lease.subjob, lease.attempt);
     let se = lease.spec.log_se();
     let pfn = outputs::pfn(lease, &name);
-    // Sent again while the server is away, as the outputs are.
-    let sums = retrying(
-        &format!("upload {name}"),
-        || transfer::upload_file(client, &se, &pfn, log, lease.algorithms(), no_progress()),
-        transfer::TransferError::is_transient,
-    )
-    .await?;
+    let sums = outputs::upload_to_attempt(client, lease, &se, &pfn, log, &format!("upload {name}"))
+        .await?;
     Ok(NewFile::stored(
         catalog_core::lfn::join(&dir, &name),
         sums,

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context};
 use catalog_core::api::{Metadata, NewFile};
+use catalog_core::checksum::Sums;
 use catalog_core::job::{fill, placeholders, Lease, LeasedInput};
 use catalog_core::meta::{FieldType, MetaValue};
 use catalog_core::transfer::{self, no_progress};
@@ -11,6 +12,7 @@ use catalog_core::Client;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::retry::retrying;
 
@@ -290,6 +292,33 @@ pub fn pfn(lease: &Lease, name: &str) -> String {
     )
 }
 
+/// Uploads `path` to `pfn`, in this attempt's own directory on `se`, sending it again while
+/// the server is away. A try cut off after the server had stored the bytes would meet
+/// "object exists" on the next one (an attempt failed so, or was reported without its log),
+/// so every try after the first removes what an earlier one may have left: nothing else
+/// writes in an attempt's directory, and the server never removes a registered object.
+pub async fn upload_to_attempt(
+    client: &Client,
+    lease: &Lease,
+    se: &str,
+    pfn: &str,
+    path: &Path,
+    what: &str,
+) -> Result<Sums, transfer::TransferError> {
+    let tried = AtomicBool::new(false);
+    retrying(
+        what,
+        || async {
+            if tried.swap(true, Ordering::Relaxed) {
+                client.delete_object(se, pfn).await?;
+            }
+            transfer::upload_file(client, se, pfn, path, lease.algorithms(), no_progress()).await
+        },
+        transfer::TransferError::is_transient,
+    )
+    .await
+}
+
 /// Uploads a file and describes it for registration.
 pub async fn upload(client: &Client, lease: &Lease, p: &Planned) -> anyhow::Result<NewFile> {
     let name = p
@@ -298,21 +327,13 @@ pub async fn upload(client: &Client, lease: &Lease, p: &Planned) -> anyhow::Resu
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let pfn = pfn(lease, &name);
-    // Sent again while the server is away. An upload cut off after the server stored it meets
-    // "object exists" the second time: the attempt fails, and the next one uploads afresh.
-    let sums = retrying(
+    let sums = upload_to_attempt(
+        client,
+        lease,
+        &p.se,
+        &pfn,
+        &p.path,
         &format!("upload {name}"),
-        || {
-            transfer::upload_file(
-                client,
-                &p.se,
-                &pfn,
-                &p.path,
-                lease.algorithms(),
-                no_progress(),
-            )
-        },
-        transfer::TransferError::is_transient,
     )
     .await
     .with_context(|| format!("cannot upload {name} to storage element {}", p.se))?;

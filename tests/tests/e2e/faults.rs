@@ -197,6 +197,12 @@ lfn = "/faults/out/{{name}}"
     // What killed attempts uploaded and never registered is removed once their subjob is
     // done: the job's storage holds its registered outputs and logs, nothing else.
     let (logs, _, _) = s.du(&format!("/jobs/faults.{job}/logs"));
+    // Each attempt reported done came with its log: a log upload cut off by a server kill is
+    // sent again, after removing what the cut-off try stored (once it met "object exists").
+    assert!(
+        logs >= subjobs as i64,
+        "{logs} logs registered for {subjobs} subjobs done"
+    );
     let uploads = s.local_se_dir().join(format!("jobs/{job}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut on_storage = files_below(&uploads);
