@@ -104,6 +104,23 @@ impl Metrics {
     }
 }
 
+/// The heap glibc's malloc keeps for the server (and for SQLite and libpq, which allocate
+/// through it): bytes in use (live objects, and freed small blocks each thread keeps for
+/// reuse), and bytes free but not yet given back to the system. Growth in the first is
+/// memory kept; in the second, memory the allocator holds on to.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn heap_bytes() -> Option<(usize, usize)> {
+    // SAFETY: mallinfo2 only reads malloc's statistics, taking each arena's lock.
+    #[allow(unsafe_code)]
+    let m = unsafe { libc::mallinfo2() };
+    Some((m.uordblks + m.hblkhd, m.fordblks))
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn heap_bytes() -> Option<(usize, usize)> {
+    None
+}
+
 /// A label value as the text format quotes it.
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -111,13 +128,13 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The id of a request: the client's `x-request-id` when it is a sane one (up to 64
-/// letters, digits, `-`, `_`, `.`), so a client can follow its own ids through our logs;
-/// otherwise a fresh UUID.
 /// A request's id, in its extensions for the middlewares inside `observe` (the audit log).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// The id of a request: the client's `x-request-id` when it is a sane one (up to 64
+/// letters, digits, `-`, `_`, `.`), so a client can follow its own ids through our logs;
+/// otherwise a fresh UUID.
 fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)

@@ -276,10 +276,29 @@ impl Run {
 struct Memory {
     /// Seconds since the start, VmRSS and RssAnon in MiB.
     samples: Vec<(f64, f64, f64)>,
-    /// Seconds since the start, and the heap SQLite holds (its page caches) in MiB, from the
-    /// server's /metrics (SQLite only).
-    sqlite: Vec<(f64, f64)>,
+    /// Per entry of [`HEAPS`]: seconds since the start and MiB, from the server's /metrics.
+    heaps: BTreeMap<&'static str, Vec<(f64, f64)>>,
 }
+
+/// The heaps the server reports in /metrics, sampled beside its RSS: what the memory is made
+/// of. Their key in the results, what the report calls them, and their sample line.
+const HEAPS: [(&str, &str, &str); 3] = [
+    (
+        "sqlite_heap_samples",
+        "SQLite's heap (page caches)",
+        "catalog_sqlite_memory_bytes{state=\"now\"}",
+    ),
+    (
+        "heap_in_use_samples",
+        "malloc's heap in use",
+        "catalog_heap_bytes{state=\"in_use\"}",
+    ),
+    (
+        "heap_free_samples",
+        "malloc's heap freed and kept",
+        "catalog_heap_bytes{state=\"free\"}",
+    ),
+];
 
 /// The value of one sample line of a Prometheus text page.
 fn metric(page: &str, name: &str) -> Option<f64> {
@@ -411,11 +430,13 @@ async fn main() -> anyhow::Result<()> {
                     m.samples.push((t, rss, anon));
                 }
                 let page = client.metrics().await.unwrap_or_default();
-                if let (Some(bytes), Ok(mut m)) = (
-                    metric(&page, "catalog_sqlite_memory_bytes{state=\"now\"}"),
-                    memory.lock(),
-                ) {
-                    m.sqlite.push((t, bytes / (1024.0 * 1024.0)));
+                for (key, _, line) in HEAPS {
+                    if let (Some(bytes), Ok(mut m)) = (metric(&page, line), memory.lock()) {
+                        m.heaps
+                            .entry(key)
+                            .or_default()
+                            .push((t, bytes / (1024.0 * 1024.0)));
+                    }
                 }
             }
         })
@@ -467,11 +488,11 @@ async fn main() -> anyhow::Result<()> {
             .lock()
             .map_err(|_| anyhow::anyhow!("tally poisoned"))?,
     );
-    let (samples, sqlite) = {
+    let (samples, heaps) = {
         let m = memory
             .lock()
             .map_err(|_| anyhow::anyhow!("memory poisoned"))?;
-        (m.samples.clone(), m.sqlite.clone())
+        (m.samples.clone(), m.heaps.clone())
     };
     let warm = cli.warmup as f64;
     // Memory is judged by its level, the mean over 30 s: single samples swing with the
@@ -530,6 +551,22 @@ async fn main() -> anyhow::Result<()> {
         steady.iter().copied().max().unwrap_or(0),
     );
     let achieved = all.len() as f64 / wall;
+    let mut memory_doc = json!({
+        "level_window_s": WINDOW,
+        "rss_at_warmup": round(rss_warm), "rss_highest_level_after": round(rss_level),
+        "rss_peak_sample_after": round(rss_peak), "rss_at_end": round(rss_end),
+        "rss_growth_percent": rss_growth,
+        "anon_at_warmup": round(anon_warm), "anon_highest_level_after": round(anon_level),
+        "anon_peak_sample_after": round(anon_peak), "anon_growth_percent": anon_growth,
+        "samples": samples.iter().step_by(10).map(|s| json!([s.0.round(), round(s.1), round(s.2)])).collect::<Vec<_>>(),
+    });
+    for (key, v) in &heaps {
+        memory_doc[*key] = v
+            .iter()
+            .step_by(10)
+            .map(|s| json!([s.0.round(), round(s.1)]))
+            .collect();
+    }
     let doc = json!({
         "database": db,
         "rate": cli.rate, "seconds": cli.seconds, "warmup_s": cli.warmup, "seed": cli.seed,
@@ -542,16 +579,7 @@ async fn main() -> anyhow::Result<()> {
         "errors": errors, "error_kinds": tally.errors,
         "latency": latency_summary(all),
         "latency_per_op": per_op,
-        "memory_mib": {
-            "level_window_s": WINDOW,
-            "rss_at_warmup": round(rss_warm), "rss_highest_level_after": round(rss_level),
-            "rss_peak_sample_after": round(rss_peak), "rss_at_end": round(rss_end),
-            "rss_growth_percent": rss_growth,
-            "anon_at_warmup": round(anon_warm), "anon_highest_level_after": round(anon_level),
-            "anon_peak_sample_after": round(anon_peak), "anon_growth_percent": anon_growth,
-            "samples": samples.iter().step_by(10).map(|s| json!([s.0.round(), round(s.1), round(s.2)])).collect::<Vec<_>>(),
-            "sqlite_heap_samples": sqlite.iter().step_by(10).map(|s| json!([s.0.round(), round(s.1)])).collect::<Vec<_>>(),
-        },
+        "memory_mib": memory_doc,
     });
     std::fs::write(&cli.out, serde_json::to_string_pretty(&doc)?)
         .with_context(|| format!("cannot write {}", cli.out.display()))?;
@@ -568,11 +596,14 @@ async fn main() -> anyhow::Result<()> {
             v["requests"], v["p50_ms"], v["p99_ms"], v["max_ms"]
         );
     }
-    if let (Some(warmed), Some(last)) = (sqlite.iter().find(|s| s.0 >= warm), sqlite.last()) {
-        eprintln!(
-            "[catalog-soak]   SQLite's heap (page caches): {:.0} MiB at the end of warm-up, {:.0} MiB at the end",
-            warmed.1, last.1
-        );
+    for (key, what, _) in HEAPS {
+        let Some(v) = heaps.get(key) else { continue };
+        if let (Some(warmed), Some(last)) = (v.iter().find(|s| s.0 >= warm), v.last()) {
+            eprintln!(
+                "[catalog-soak]   {what}: {:.0} MiB at the end of warm-up, {:.0} MiB at the end",
+                warmed.1, last.1
+            );
+        }
     }
     let mut failures = Vec::new();
     if errors > 0 {

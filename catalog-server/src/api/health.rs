@@ -60,6 +60,15 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
              catalog_sqlite_memory_bytes{{state=\"most\"}} {most}\n"
         );
     }
+    if let Some((in_use, free)) = crate::metrics::heap_bytes() {
+        let _ = write!(
+            out,
+            "# HELP catalog_heap_bytes The process's malloc heap: bytes in use, and bytes freed but not yet given back to the system.\n\
+             # TYPE catalog_heap_bytes gauge\n\
+             catalog_heap_bytes{{state=\"in_use\"}} {in_use}\n\
+             catalog_heap_bytes{{state=\"free\"}} {free}\n"
+        );
+    }
     let _ = write!(
         out,
         "# HELP catalog_database_up Whether the database answered this scrape.\n\

@@ -138,6 +138,13 @@ fn request_ids_and_metrics(backend: Backend) {
         Backend::Sqlite => assert!(sqlite_heap.is_some_and(|b| b > 0.0), "{page}"),
         Backend::Postgres => assert_eq!(sqlite_heap, None, "{page}"),
     }
+    // The malloc heap: some in use, some freed and kept (never negative).
+    let in_use = sample(page, r#"catalog_heap_bytes{state="in_use"}"#);
+    let free = sample(page, r#"catalog_heap_bytes{state="free"}"#);
+    assert!(
+        matches!((in_use, free), (Some(u), Some(f)) if u > 0.0 && f >= 0.0),
+        "{page}"
+    );
     // Every line is a comment or a sample with a number.
     for line in page.lines().filter(|l| !l.starts_with('#')) {
         let value = line.rsplit_once(' ').map(|(_, v)| v).unwrap_or_default();
