@@ -895,14 +895,20 @@ pub fn complete(conn: &mut DbConn, req: &FinishRequest) -> Result<FinishResponse
 }
 
 /// A failed attempt: retried while attempts remain, else the subjob fails. The log is
-/// registered either way.
+/// registered either way, also for an attempt that lost its lease meanwhile (its runner was
+/// cut off from the server for longer than the lease): it is the only account of what the
+/// attempt did, and unregistered it would lie on storage for good if the subjob's
+/// leftovers were swept before it arrived.
 pub fn fail(conn: &mut DbConn, req: &FinishRequest) -> Result<FinishResponse> {
     let (s, attempt, st, current) = attempt_of(conn, &req.lease)?;
     let owner = &owner(conn, req.lease.job)?;
-    if st != state::RUNNING {
+    if st != state::RUNNING && st != LOST {
         return finished_answer(conn, &s, attempt, st);
     }
-    let reason = req.reason.clone().unwrap_or_else(|| "failed".into());
+    let mut reason = req.reason.clone().unwrap_or_else(|| "failed".into());
+    if st == LOST {
+        reason = format!("lease expired; the runner then reported: {reason}");
+    }
     if let Some(log) = &req.log {
         crate::files::register(
             conn,

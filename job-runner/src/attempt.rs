@@ -284,7 +284,11 @@ pub async fn attempt(
         }
         Ok(a) => Ok(a),
         Err(e) => {
-            remove_uploaded(&acting, &outcome.outputs).await;
+            // Nothing of an attempt whose report was refused (its lease lost to another
+            // attempt) is registered: its bytes go, its log's too.
+            let mut uploaded = outcome.outputs.clone();
+            uploaded.extend(req.log.clone());
+            remove_uploaded(&acting, &uploaded).await;
             bail!(
                 "job {} subjob {} attempt {}: {e}",
                 lease.job,
