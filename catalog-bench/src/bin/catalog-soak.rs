@@ -278,6 +278,9 @@ struct Memory {
     samples: Vec<(f64, f64, f64)>,
     /// Per entry of [`HEAPS`]: seconds since the start and MiB, from the server's /metrics.
     heaps: BTreeMap<&'static str, Vec<(f64, f64)>>,
+    /// Open database connections (all pools), sampled beside the memory: each one carries
+    /// its own buffers and cache of prepared statements.
+    connections: Vec<(f64, f64)>,
 }
 
 /// The heaps the server reports in /metrics, sampled beside its RSS: what the memory is made
@@ -299,6 +302,16 @@ const HEAPS: [(&str, &str, &str); 3] = [
         "catalog_heap_bytes{state=\"free\"}",
     ),
 ];
+
+/// Open database connections, summed over the server's pools.
+fn open_connections(page: &str) -> Option<f64> {
+    let open: Vec<f64> = page
+        .lines()
+        .filter(|l| l.starts_with("catalog_db_connections{") && l.contains("state=\"open\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!open.is_empty()).then(|| open.iter().sum())
+}
 
 /// The value of one sample line of a Prometheus text page.
 fn metric(page: &str, name: &str) -> Option<f64> {
@@ -430,6 +443,9 @@ async fn main() -> anyhow::Result<()> {
                     m.samples.push((t, rss, anon));
                 }
                 let page = client.metrics().await.unwrap_or_default();
+                if let (Some(open), Ok(mut m)) = (open_connections(&page), memory.lock()) {
+                    m.connections.push((t, open));
+                }
                 for (key, _, line) in HEAPS {
                     if let (Some(bytes), Ok(mut m)) = (metric(&page, line), memory.lock()) {
                         m.heaps
@@ -488,11 +504,11 @@ async fn main() -> anyhow::Result<()> {
             .lock()
             .map_err(|_| anyhow::anyhow!("tally poisoned"))?,
     );
-    let (samples, heaps) = {
+    let (samples, heaps, connections) = {
         let m = memory
             .lock()
             .map_err(|_| anyhow::anyhow!("memory poisoned"))?;
-        (m.samples.clone(), m.heaps.clone())
+        (m.samples.clone(), m.heaps.clone(), m.connections.clone())
     };
     let warm = cli.warmup as f64;
     // Memory is judged by its level, the mean over 30 s: single samples swing with the
@@ -560,6 +576,11 @@ async fn main() -> anyhow::Result<()> {
         "anon_peak_sample_after": round(anon_peak), "anon_growth_percent": anon_growth,
         "samples": samples.iter().step_by(10).map(|s| json!([s.0.round(), round(s.1), round(s.2)])).collect::<Vec<_>>(),
     });
+    memory_doc["db_connections_samples"] = connections
+        .iter()
+        .step_by(10)
+        .map(|s| json!([s.0.round(), s.1]))
+        .collect();
     for (key, v) in &heaps {
         memory_doc[*key] = v
             .iter()
@@ -604,6 +625,15 @@ async fn main() -> anyhow::Result<()> {
                 warmed.1, last.1
             );
         }
+    }
+    if let (Some(warmed), Some(last)) =
+        (connections.iter().find(|s| s.0 >= warm), connections.last())
+    {
+        let most = connections.iter().map(|s| s.1).fold(0.0, f64::max);
+        eprintln!(
+            "[catalog-soak]   open database connections: {} at the end of warm-up, {} at the end, {most} at most",
+            warmed.1, last.1
+        );
     }
     let mut failures = Vec::new();
     if errors > 0 {
