@@ -166,7 +166,7 @@ fn human_bytes(n: u64) -> String {
 ///   search index commit the index writer's 1 MiB pages, and a merge's buffers, came from the
 ///   arenas and left holes there when freed. In the 10-minute PostgreSQL soak the server's
 ///   anonymous memory swung between 20 and 28 MiB around a level of 21-24 MiB (peak 35);
-///   with the threshold fixed it stays at 16-17 MiB (peak 25), as such blocks go back to the
+///   with the threshold fixed it stays at 15-18 MiB (peak 23-25), as such blocks go back to the
 ///   system when freed.
 fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
